@@ -1,0 +1,62 @@
+// The JSON codec between mxgate's protos and MX's JSON bodies, and the only
+// file that knows MX's JSON keys and enum strings. Pure: no I/O, no gRPC,
+// no HTTP; RapidJSON stays inside the .cc.
+#ifndef MXGATE_SERVICE_MEMBER_JSON_CODEC_H_
+#define MXGATE_SERVICE_MEMBER_JSON_CODEC_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "mx/platform/v1/member.pb.h"
+#include "mx/platform/v1/member_service.pb.h"
+#include "service/mx_api_version.h"
+
+namespace mxgate {
+
+// ErrorInfo reason when MX's success answer cannot be read.
+inline constexpr char kReasonUpstreamResponseMalformed[] =
+    "UPSTREAM_RESPONSE_MALFORMED";
+
+// The JSON body of `POST /users/{user_identifier}/members`:
+// {"member": {...}, "data_request": {"products": [...]}, "client_redirect_url":
+// ..., ...}. Unset fields are omitted (an unset optional bool is absent, a
+// false one is `false`); products and use cases use MX's strings. Expects a
+// request that passed ValidateCreateMemberRequest for `version`; fields the
+// version lacks are not written. Output-only Member fields are never
+// written. The result holds credential values: never log it.
+std::string EncodeCreateMemberBody(
+    const ::mx::platform::v1::CreateMemberRequest& request,
+    MxApiVersion version);
+
+// Decodes a `MemberResponseBody` ({"member": {...}}) leniently: nulls,
+// unknown keys and MX's known spec type bugs (e.g. `most_recent_job_guid`
+// as a boolean) never fail. An unknown `connection_status` string decodes
+// to UNSPECIFIED with the string kept in `connection_status_raw`; an
+// unparseable timestamp is left unset.
+//
+// Returns INTERNAL with reason UPSTREAM_RESPONSE_MALFORMED when the body is
+// empty, not JSON, not an object, or has no `member` object (null
+// included). The message never quotes the body.
+absl::StatusOr<::mx::platform::v1::Member> DecodeMemberResponseBody(
+    absl::string_view body);
+
+// MX's `error.message` from an error body ({"error": {"message": "..."}}),
+// or nullopt when the body has no such string.
+absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body);
+
+// MX's wire strings, e.g. PRODUCT_TRANSACTIONS -> "transactions",
+// USE_CASE_PFM -> "PFM", CONNECTION_STATUS_CONNECTED -> "CONNECTED".
+// Empty for UNSPECIFIED and unknown values.
+absl::string_view ProductToMx(::mx::platform::v1::Product product);
+absl::string_view UseCaseToMx(::mx::platform::v1::UseCase use_case);
+absl::string_view ConnectionStatusToMx(
+    ::mx::platform::v1::ConnectionStatus status);
+// The reverse; UNSPECIFIED for an unknown string.
+::mx::platform::v1::ConnectionStatus ConnectionStatusFromMx(
+    absl::string_view value);
+
+}  // namespace mxgate
+
+#endif  // MXGATE_SERVICE_MEMBER_JSON_CODEC_H_
