@@ -1,1 +1,166 @@
-// placeholder, filled in this session
+#include "service/http_status_mapping.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
+#include "service/member_json_codec.h"
+#include "service/status_details.h"
+
+namespace mxgate {
+namespace {
+
+using ::mx::platform::v1::CreateMemberOutcome;
+using ::mx::platform::v1::CreateMemberResponse;
+
+// Meanings are from MX's Platform API errors page.
+constexpr HttpErrorMapping kHttpErrorTable[] = {
+    {400, absl::StatusCode::kInvalidArgument, "UPSTREAM_BAD_REQUEST",
+     "MX found a required parameter missing or a product unsupported."},
+    {401, absl::StatusCode::kUnauthenticated, "UPSTREAM_UNAUTHENTICATED",
+     "MX refused the gateway's client id/API key."},
+    {403, absl::StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED",
+     "MX refused the gateway's IP address or the feature is not enabled."},
+    {404, absl::StatusCode::kNotFound, "UPSTREAM_NOT_FOUND",
+     "MX knows no such user, institution or path."},
+    {406, absl::StatusCode::kFailedPrecondition,
+     "UPSTREAM_VERSION_NOT_ACCEPTED",
+     "MX refused the API version sent; a retry will not help."},
+    {409, absl::StatusCode::kAlreadyExists, "UPSTREAM_CONFLICT",
+     "A member with this id (or these credentials) already exists."},
+    {422, absl::StatusCode::kInvalidArgument, "UPSTREAM_UNPROCESSABLE",
+     "MX could not process the data provided."},
+    {429, absl::StatusCode::kResourceExhausted, "UPSTREAM_RATE_LIMITED",
+     "MX's rate or concurrent-connection limit was hit; retry later."},
+    {500, absl::StatusCode::kInternal, "UPSTREAM_INTERNAL_ERROR",
+     "MX failed; whether the member was created is unknown."},
+    {502, absl::StatusCode::kUnavailable, "UPSTREAM_BAD_GATEWAY",
+     "A proxy in front of MX got no valid answer; the member may exist."},
+    {503, absl::StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE",
+     "MX is down for maintenance; retry with backoff."},
+    {504, absl::StatusCode::kDeadlineExceeded, "UPSTREAM_GATEWAY_TIMEOUT",
+     "A proxy in front of MX timed out; the member may exist."},
+};
+
+constexpr int kHttpTooManyRequests = 429;
+constexpr int kHttpServiceUnavailable = 503;
+
+bool IsSuccess(int http_status) {
+  return http_status >= 200 && http_status < 300;
+}
+
+const HttpErrorMapping* FindErrorMapping(int http_status) {
+  for (const HttpErrorMapping& row : kHttpErrorTable) {
+    if (row.http_status == http_status) return &row;
+  }
+  return nullptr;
+}
+
+// `Retry-After` (RFC 9110 section 10.2.3) as a delay from `now`: either
+// delta-seconds or an IMF-fixdate such as "Sun, 06 Nov 1994 08:49:37 GMT".
+// A date in the past means "now". nullopt when absent or unparseable.
+absl::optional<absl::Duration> RetryAfter(const HttpResponse& response,
+                                          absl::Time now) {
+  const absl::optional<absl::string_view> header =
+      response.Header("retry-after");
+  if (!header.has_value()) return absl::nullopt;
+  const absl::string_view value = absl::StripAsciiWhitespace(*header);
+  // SimpleAtoi also takes a sign, which delta-seconds (1*DIGIT) does not.
+  int64_t seconds = 0;
+  if (!value.empty() && absl::ascii_isdigit(value.front()) &&
+      absl::SimpleAtoi(value, &seconds)) {
+    return absl::Seconds(seconds);
+  }
+  absl::Time date;
+  std::string error;
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", value, absl::UTCTimeZone(),
+                      &date, &error)) {
+    return std::max(date - now, absl::ZeroDuration());
+  }
+  return absl::nullopt;
+}
+
+// `error`, rebuilt with its ErrorInfo reason and metadata plus
+// `http_status`, so that a codec error says which answer it came from.
+absl::Status WithHttpStatus(const absl::Status& error, int http_status) {
+  std::vector<std::pair<std::string, std::string>> metadata;
+  std::string reason;
+  if (absl::optional<google::rpc::ErrorInfo> info = GetErrorInfo(error)) {
+    reason = info->reason();
+    metadata.assign(info->metadata().begin(), info->metadata().end());
+  }
+  metadata.emplace_back(kMetadataHttpStatus, absl::StrCat(http_status));
+  return MakeError(error.code(), error.message(), reason, metadata);
+}
+
+CreateMemberOutcome CreateMemberOutcomeFor(int http_status) {
+  switch (http_status) {
+    case 200:
+      return ::mx::platform::v1::CREATE_MEMBER_OUTCOME_CREATED_NO_AGGREGATION;
+    case 201:
+      return ::mx::platform::v1::
+          CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED;
+    case 202:
+      return ::mx::platform::v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED;
+    default:
+      return ::mx::platform::v1::CREATE_MEMBER_OUTCOME_UNSPECIFIED;
+  }
+}
+
+}  // namespace
+
+absl::Span<const HttpErrorMapping> HttpErrorTable() { return kHttpErrorTable; }
+
+absl::Status MapHttpError(const HttpResponse& response, absl::Time now) {
+  const int http_status = response.status_code;
+  const HttpErrorMapping* row = FindErrorMapping(http_status);
+  const absl::StatusCode code =
+      row != nullptr ? row->code : absl::StatusCode::kUnknown;
+  const absl::string_view reason =
+      row != nullptr ? row->reason : kReasonUpstreamUnexpectedStatus;
+
+  std::string message = absl::StrCat("MX answered HTTP ", http_status);
+  std::vector<std::pair<std::string, std::string>> metadata = {
+      {kMetadataHttpStatus, absl::StrCat(http_status)}};
+  if (absl::optional<std::string> mx_message =
+          ExtractMxErrorMessage(response.body)) {
+    absl::StrAppend(&message, ": ", *mx_message);
+    metadata.emplace_back(kMetadataMxErrorMessage, *std::move(mx_message));
+  }
+  absl::Status status = MakeError(code, message, reason, metadata);
+
+  // 429 asks the caller to come back later. MX documents 503 as planned
+  // maintenance, where a Retry-After is MX's best guess of its end, so a
+  // 503 carrying one gets a RetryInfo too.
+  if (http_status == kHttpTooManyRequests ||
+      http_status == kHttpServiceUnavailable) {
+    if (absl::optional<absl::Duration> delay = RetryAfter(response, now)) {
+      AttachRetryInfo(status, *delay);
+    }
+  }
+  return status;
+}
+
+absl::StatusOr<CreateMemberResponse> MapCreateMemberAnswer(
+    const HttpResponse& response, absl::Time now) {
+  const int http_status = response.status_code;
+  if (!IsSuccess(http_status)) return MapHttpError(response, now);
+
+  absl::StatusOr<::mx::platform::v1::Member> member =
+      DecodeMemberResponseBody(response.body);
+  if (!member.ok()) return WithHttpStatus(member.status(), http_status);
+
+  CreateMemberResponse result;
+  *result.mutable_member() = *std::move(member);
+  result.set_outcome(CreateMemberOutcomeFor(http_status));
+  result.set_http_status(http_status);
+  return result;
+}
+
+}  // namespace mxgate

@@ -1,1 +1,99 @@
-int main() { return 0; }
+// mxgate: the gRPC gateway to the MX Platform API. Parses flags, refuses to
+// start on a bad configuration (non-zero exit, at most two lines), serves
+// until SIGTERM or SIGINT, then drains.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "service/server.h"
+#include "service/server_config.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "HOST:PORT to serve gRPC on; port 0 picks a free port");
+ABSL_FLAG(std::string, mx_base_url, "https://int-api.mx.com",
+          "MX Platform API base URL; http:// only for a loopback host");
+ABSL_FLAG(std::string, mx_api_version, "v20250224",
+          "MX API version sent as Accept-Version when a request names none: "
+          "v20250224 or v20111101");
+ABSL_FLAG(int, mx_timeout_ms, 15000,
+          "upper bound of every MX call in milliseconds; the caller's gRPC "
+          "deadline applies when sooner");
+ABSL_FLAG(std::string, mx_credentials_file, "",
+          "file whose first line is CLIENT_ID:API_KEY; default: the "
+          "MX_CLIENT_ID and MX_API_KEY environment variables");
+ABSL_FLAG(std::string, mx_ca_file, "",
+          "PEM bundle to verify MX's TLS certificate against (default: the "
+          "system's); verification cannot be turned off");
+ABSL_FLAG(int, shutdown_grace_ms, 5000,
+          "on SIGTERM/SIGINT, how long calls in flight may take to finish");
+
+namespace {
+
+[[noreturn]] void Refuse(const std::string& problem) {
+  std::fprintf(stderr, "mxgate: %s\n", problem.c_str());
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "mxgate: gRPC gateway to the MX Platform API.\n"
+      "Credentials come from MX_CLIENT_ID/MX_API_KEY or --mx_credentials_file.");
+  absl::ParseCommandLine(argc, argv);
+
+  // Block the stop signals before any thread starts, so that only the
+  // sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  mxgate::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  const auto version = mxgate::ParseMxApiVersion(absl::GetFlag(FLAGS_mx_api_version));
+  if (!version.has_value()) {
+    Refuse(absl::StrCat("--mx_api_version must be v20250224 or v20111101 (got \"",
+                        absl::GetFlag(FLAGS_mx_api_version), "\")"));
+  }
+  options.api_version = *version;
+  absl::StatusOr<std::string> base_url =
+      mxgate::CheckMxBaseUrl(absl::GetFlag(FLAGS_mx_base_url));
+  if (!base_url.ok()) Refuse(std::string(base_url.status().message()));
+  absl::StatusOr<mxgate::MxCredentials> credentials = mxgate::LoadMxCredentials(
+      absl::GetFlag(FLAGS_mx_credentials_file), std::getenv("MX_CLIENT_ID"),
+      std::getenv("MX_API_KEY"));
+  if (!credentials.ok()) Refuse(std::string(credentials.status().message()));
+  if (absl::GetFlag(FLAGS_mx_timeout_ms) <= 0) {
+    Refuse("--mx_timeout_ms must be positive");
+  }
+  options.mx.base_url = *base_url;
+  options.mx.client_id = credentials->client_id;
+  options.mx.api_key = credentials->api_key;
+  options.mx.timeout = absl::Milliseconds(absl::GetFlag(FLAGS_mx_timeout_ms));
+  options.transport.ca_file = absl::GetFlag(FLAGS_mx_ca_file);
+
+  absl::StatusOr<std::unique_ptr<mxgate::MxgateServer>> server =
+      mxgate::MxgateServer::Start(std::move(options));
+  if (!server.ok()) Refuse(std::string(server.status().message()));
+
+  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  std::printf("listening on %s:%d\n", host.c_str(), (*server)->port());
+  std::fflush(stdout);
+  std::fprintf(stderr, "mxgate: MX at %s, API version %s\n", base_url->c_str(),
+               std::string(mxgate::MxApiVersionName(*version)).c_str());
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "mxgate: signal %d, draining\n", signal_number);
+  (*server)->Shutdown(absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  return 0;
+}

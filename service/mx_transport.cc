@@ -1,1 +1,336 @@
-// placeholder, filled in this session
+#include "service/mx_transport.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/base/call_once.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "service/status_details.h"
+
+namespace mxgate {
+namespace {
+
+absl::once_flag curl_init_once;
+
+// One transfer from Send() to its callback. Owned by the loop.
+struct Transfer {
+  HttpTransport::TransferId id = 0;
+  HttpRequest request;
+  HttpTransport::Callback done;
+  CURL* easy = nullptr;
+  curl_slist* header_list = nullptr;
+  HttpResponse response;
+  size_t max_response_bytes = 0;
+  bool too_large = false;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+};
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  if (transfer->response.body.size() + bytes > transfer->max_response_bytes) {
+    transfer->too_large = true;
+    return 0;  // makes curl abort with CURLE_WRITE_ERROR
+  }
+  transfer->response.body.append(data, bytes);
+  return bytes;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const size_t bytes = size * count;
+  absl::string_view line(data, bytes);
+  // A new status line (after `100 Continue`, say) starts a new header set.
+  if (absl::StartsWith(line, "HTTP/")) {
+    transfer->response.headers.clear();
+    return bytes;
+  }
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) return bytes;  // blank end line
+  transfer->response.headers.emplace_back(
+      absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon))),
+      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+  return bytes;
+}
+
+// Whether libcurl gave up before any byte of the request left: then MX
+// cannot have acted on it and the failure is plain UNAVAILABLE.
+bool FailedBeforeSending(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+class CurlTransport::Loop {
+ public:
+  explicit Loop(Options options) : options_(std::move(options)) {
+    absl::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_idle_connections);
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Loop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    curl_multi_wakeup(multi_);
+    thread_.join();
+    for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi_);
+  }
+
+  TransferId Send(HttpRequest request, Callback done) {
+    auto transfer = std::make_unique<Transfer>();
+    transfer->request = std::move(request);
+    transfer->done = std::move(done);
+    transfer->max_response_bytes = options_.max_response_bytes;
+    TransferId id;
+    {
+      absl::MutexLock lock(&mu_);
+      id = transfer->id = next_id_++;
+      incoming_.push_back(std::move(transfer));
+    }
+    curl_multi_wakeup(multi_);
+    return id;
+  }
+
+  void Cancel(TransferId id) {
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_.push_back(id);
+    }
+    curl_multi_wakeup(multi_);
+  }
+
+ private:
+  void Run() {
+    bool stopping = false;
+    while (!stopping) {
+      std::vector<std::unique_ptr<Transfer>> incoming;
+      std::vector<TransferId> cancelled;
+      {
+        absl::MutexLock lock(&mu_);
+        incoming.swap(incoming_);
+        cancelled.swap(cancelled_);
+        stopping = stopping_;
+      }
+      for (auto& transfer : incoming) Start(std::move(transfer));
+      for (TransferId id : cancelled) {
+        auto it = running_.find(id);
+        if (it == running_.end()) continue;  // already finished
+        Complete(std::move(it->second),
+                 MakeError(absl::StatusCode::kCancelled,
+                           "the call was cancelled before MX answered",
+                           kReasonCancelled));
+        running_.erase(it);
+      }
+      if (stopping) break;
+
+      int still_running = 0;
+      curl_multi_perform(multi_, &still_running);
+      int queued = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        Transfer* raw = nullptr;
+        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &raw);
+        const CURLcode result = message->data.result;
+        auto it = running_.find(raw->id);
+        std::unique_ptr<Transfer> transfer = std::move(it->second);
+        running_.erase(it);
+        Finish(std::move(transfer), result);
+      }
+      curl_multi_poll(multi_, nullptr, 0, /*timeout_ms=*/1000, nullptr);
+    }
+    // Shutdown: whatever still runs is cancelled, and its caller told so.
+    for (auto& [id, transfer] : running_) {
+      Complete(std::move(transfer),
+               MakeError(absl::StatusCode::kCancelled,
+                         "mxgate is shutting down", kReasonCancelled));
+    }
+    running_.clear();
+    absl::MutexLock lock(&mu_);
+    for (auto& transfer : incoming_) {
+      transfer->done(MakeError(absl::StatusCode::kCancelled,
+                               "mxgate is shutting down", kReasonCancelled));
+    }
+    incoming_.clear();
+  }
+
+  void Start(std::unique_ptr<Transfer> transfer) {
+    const absl::Duration left = transfer->request.deadline - absl::Now();
+    const int64_t timeout_ms = absl::ToInt64Milliseconds(left);
+    if (timeout_ms <= 0) {
+      transfer->done(MakeError(absl::StatusCode::kDeadlineExceeded,
+                               "the deadline passed before the request to MX "
+                               "was sent; nothing was sent",
+                               kReasonUpstreamTimeout));
+      return;
+    }
+    CURL* easy = TakeEasy();
+    transfer->easy = easy;
+    const HttpRequest& request = transfer->request;
+    curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (request.method == "POST" || request.method == "PUT" || !request.body.empty()) {
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
+    } else {
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+    for (const auto& [name, value] : request.headers) {
+      transfer->header_list = curl_slist_append(
+          transfer->header_list, absl::StrCat(name, ": ", value).c_str());
+    }
+    // No `Expect: 100-continue` round trip for larger bodies: MX answers
+    // the request as a whole anyway, and the pause costs a full RTT.
+    transfer->header_list = curl_slist_append(transfer->header_list, "Expect:");
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+    }
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_buffer);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+    curl_multi_add_handle(multi_, easy);
+    const TransferId id = transfer->id;
+    running_.emplace(id, std::move(transfer));
+  }
+
+  void Finish(std::unique_ptr<Transfer> transfer, CURLcode result) {
+    if (result == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(transfer->easy, CURLINFO_RESPONSE_CODE, &status);
+      transfer->response.status_code = static_cast<int>(status);
+      HttpResponse response = std::move(transfer->response);
+      Complete(std::move(transfer), std::move(response));
+      return;
+    }
+    // The curl message can name the host and port, never the request's
+    // path, headers or body.
+    const std::string detail = transfer->error_buffer[0] != '\0'
+                                   ? transfer->error_buffer
+                                   : curl_easy_strerror(result);
+    absl::Status status;
+    if (transfer->too_large) {
+      status = MakeError(absl::StatusCode::kResourceExhausted,
+                         absl::StrCat("MX's answer exceeded ",
+                                      transfer->max_response_bytes, " bytes"),
+                         kReasonUpstreamResponseTooLarge);
+    } else if (result == CURLE_OPERATION_TIMEDOUT) {
+      status = MakeError(absl::StatusCode::kDeadlineExceeded,
+                         absl::StrCat("MX did not answer in time: ", detail),
+                         kReasonUpstreamTimeout);
+    } else if (FailedBeforeSending(result) || !RequestLeft(transfer->easy)) {
+      status = MakeError(absl::StatusCode::kUnavailable,
+                         absl::StrCat("could not reach MX: ", detail),
+                         kReasonUpstreamUnreachable);
+    } else {
+      status = MakeError(
+          absl::StatusCode::kUnknown,
+          absl::StrCat("the connection to MX failed after the request was "
+                       "sent, so MX may have acted on it: ",
+                       detail),
+          kReasonUpstreamOutcomeUnknown);
+    }
+    Complete(std::move(transfer), std::move(status));
+  }
+
+  static bool RequestLeft(CURL* easy) {
+    long request_size = 0;
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &request_size);
+    return request_size > 0;
+  }
+
+  // Releases the transfer's curl resources and runs its callback.
+  void Complete(std::unique_ptr<Transfer> transfer,
+                absl::StatusOr<HttpResponse> result) {
+    if (transfer->easy != nullptr) {
+      curl_multi_remove_handle(multi_, transfer->easy);
+      ReturnEasy(transfer->easy);
+      transfer->easy = nullptr;
+    }
+    curl_slist_free_all(transfer->header_list);
+    transfer->header_list = nullptr;
+    transfer->done(std::move(result));
+  }
+
+  // Easy handles are reused: curl_easy_reset keeps their DNS and TLS
+  // session caches, and the connections live in the multi handle.
+  CURL* TakeEasy() {
+    if (idle_easy_.empty()) return curl_easy_init();
+    CURL* easy = idle_easy_.back();
+    idle_easy_.pop_back();
+    return easy;
+  }
+
+  void ReturnEasy(CURL* easy) {
+    curl_easy_reset(easy);
+    idle_easy_.push_back(easy);
+  }
+
+  const Options options_;
+  CURLM* multi_ = nullptr;
+  std::thread thread_;
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Transfer>> incoming_ ABSL_GUARDED_BY(mu_);
+  std::vector<TransferId> cancelled_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  TransferId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+
+  // Loop thread only.
+  std::unordered_map<TransferId, std::unique_ptr<Transfer>> running_;
+  std::vector<CURL*> idle_easy_;
+};
+
+CurlTransport::CurlTransport(Options options)
+    : loop_(std::make_unique<Loop>(std::move(options))) {}
+
+CurlTransport::~CurlTransport() = default;
+
+HttpTransport::TransferId CurlTransport::Send(HttpRequest request, Callback done) {
+  return loop_->Send(std::move(request), std::move(done));
+}
+
+void CurlTransport::Cancel(TransferId id) { loop_->Cancel(id); }
+
+}  // namespace mxgate

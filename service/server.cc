@@ -1,1 +1,49 @@
-// placeholder, filled in this session
+#include "service/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace mxgate {
+
+MxgateServer::MxgateServer(ServerOptions options)
+    : transport_(std::move(options.transport)),
+      client_(std::move(options.mx), transport_),
+      service_(client_, options.api_version) {}
+
+absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
+    ServerOptions options) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  const std::string listen = options.listen;
+  std::unique_ptr<MxgateServer> gateway(new MxgateServer(std::move(options)));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &gateway->port_);
+  builder.RegisterService(&gateway->service_);
+  gateway->server_ = builder.BuildAndStart();
+  if (gateway->server_ == nullptr || gateway->port_ == 0) {
+    gateway->server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  gateway->server_->GetHealthCheckService()->SetServingStatus(kMemberServiceName,
+                                                              true);
+  return gateway;
+}
+
+MxgateServer::~MxgateServer() { Shutdown(absl::ZeroDuration()); }
+
+void MxgateServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr) return;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace mxgate

@@ -1,13 +1,25 @@
 #include "service/status_details.h"
 
+#include <utility>
+
 #include "absl/strings/cord.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace mxgate {
 namespace {
 
 void SetPayload(absl::Status& status, absl::string_view type_url,
                 const google::protobuf::Message& detail) {
-  status.SetPayload(type_url, absl::Cord(detail.SerializeAsString()));
+  // Deterministic bytes (map fields sorted), so equal details compare equal.
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    detail.SerializeToCodedStream(&coded);
+  }
+  status.SetPayload(type_url, absl::Cord(std::move(bytes)));
 }
 
 template <typename Detail>

@@ -1,0 +1,126 @@
+#include "client/cli_args.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace mxgate {
+namespace {
+
+namespace v1 = ::mx::platform::v1;
+
+// Looks `name` up as an enum value, either as written ("PRODUCT_TRANSACTIONS")
+// or as MX writes it ("transactions") after `prefix`.
+template <typename Enum, typename ParseFn>
+absl::optional<Enum> ParseEnum(absl::string_view name, absl::string_view prefix,
+                               ParseFn parse) {
+  const std::string upper = absl::AsciiStrToUpper(name);
+  Enum value;
+  if (absl::StartsWith(upper, prefix) ? parse(upper, &value)
+                                      : parse(absl::StrCat(prefix, upper), &value)) {
+    if (static_cast<int>(value) != 0) return value;  // never _UNSPECIFIED
+  }
+  return absl::nullopt;
+}
+
+}  // namespace
+
+ScannedArgs ScanArgs(int argc, char** argv,
+                     const std::set<std::string>& repeatable) {
+  ScannedArgs scanned;
+  if (argc > 0) scanned.args.emplace_back(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--" || !absl::StartsWith(arg, "--")) {
+      scanned.args.push_back(std::move(arg));
+      continue;
+    }
+    const size_t equals = arg.find('=');
+    std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos
+                                                                 : equals - 2);
+    for (char& c : name) {
+      if (c == '-') c = '_';
+    }
+    scanned.given.insert(absl::StartsWith(name, "no") ? name.substr(2) : name);
+    scanned.given.insert(name);
+    if (repeatable.count(name) > 0) {
+      if (equals != std::string::npos) {
+        scanned.repeated[name].push_back(arg.substr(equals + 1));
+      } else if (i + 1 < argc) {
+        scanned.repeated[name].push_back(argv[++i]);
+      }
+      continue;
+    }
+    scanned.args.push_back(absl::StrCat(
+        "--", name, equals == std::string::npos ? "" : arg.substr(equals)));
+  }
+  return scanned;
+}
+
+absl::StatusOr<v1::CreateMemberRequest> BuildCreateMemberRequest(
+    const CreateMemberArgs& args) {
+  v1::CreateMemberRequest request;
+  request.set_user_identifier(args.user);
+  request.set_accept_version(args.accept_version);
+  request.set_callback_payload(args.callback_payload);
+  request.set_client_redirect_url(args.client_redirect_url);
+  request.set_ui_message_webview_url_scheme(args.ui_message_webview_url_scheme);
+  request.set_request_id(args.request_id);
+  if (args.enable_app2app.has_value()) request.set_enable_app2app(*args.enable_app2app);
+  if (!args.referral_source.empty()) {
+    auto source = ParseEnum<v1::ReferralSource>(args.referral_source,
+                                                "REFERRAL_SOURCE_",
+                                                v1::ReferralSource_Parse);
+    if (!source.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--referral_source: expected APP or BROWSER, got \"", args.referral_source, "\""));
+    }
+    request.set_referral_source(*source);
+  }
+
+  v1::Member& member = *request.mutable_member();
+  member.set_institution_code(args.institution);
+  member.set_id(args.member_id);
+  member.set_metadata(args.metadata);
+  if (args.oauth.has_value()) member.set_is_oauth(*args.oauth);
+  if (args.skip_aggregation.has_value()) {
+    member.set_skip_aggregation(*args.skip_aggregation);
+  }
+  if (args.background_aggregation_is_disabled.has_value()) {
+    member.set_background_aggregation_is_disabled(
+        *args.background_aggregation_is_disabled);
+  }
+  for (const std::string& credential : args.credentials) {
+    const size_t equals = credential.find('=');
+    if (equals == std::string::npos) {
+      // The value may be a secret: name the flag, not what was given.
+      return absl::InvalidArgumentError(
+          "--credential: expected GUID=VALUE (the value may be empty only "
+          "after the =)");
+    }
+    v1::Credential* out = member.add_credentials();
+    out->set_guid(credential.substr(0, equals));
+    out->set_value(credential.substr(equals + 1));
+  }
+  for (const std::string& name : args.use_cases) {
+    auto use_case = ParseEnum<v1::UseCase>(name, "USE_CASE_", v1::UseCase_Parse);
+    if (!use_case.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--use_case: expected PFM or MONEY_MOVEMENT, got \"", name, "\""));
+    }
+    member.add_use_cases(*use_case);
+  }
+  for (const std::string& name : args.products) {
+    auto product = ParseEnum<v1::Product>(name, "PRODUCT_", v1::Product_Parse);
+    if (!product.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--product: unknown product \"", name,
+          "\" (account_verification, identity_verification, transactions, "
+          "transaction_history, statements, investments, rewards)"));
+    }
+    request.mutable_data_request()->add_products(*product);
+  }
+  return request;
+}
+
+}  // namespace mxgate

@@ -1,0 +1,88 @@
+// Serves a Sandbox (mx_sandbox.h) over HTTP/1.1 with cpp-httplib, on
+// loopback only. This file owns what is about the wire and the process:
+// the --listen address and its loopback rule, header folding, the added
+// latency, and the one log line per request. It does not know MX's rules.
+#ifndef MXGATE_SANDBOX_SANDBOX_SERVER_H_
+#define MXGATE_SANDBOX_SANDBOX_SERVER_H_
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "sandbox/mx_sandbox.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace mxgate {
+namespace sandbox {
+
+struct ListenAddress {
+  std::string host;  // as given: "localhost", "127.0.0.1", "::1" (no brackets)
+  int port = 0;      // 0: any free port
+};
+
+// Parses "HOST:PORT" ("[::1]:PORT" for IPv6). The sandbox holds test
+// credentials and answers anyone who reaches it, so HOST must be loopback:
+// localhost, 127.0.0.0/8 or [::1].
+// Returns InvalidArgument for a malformed value or a non-loopback host.
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view listen);
+
+// "HOST:PORT", bracketing an IPv6 host.
+std::string FormatHostPort(const ListenAddress& address);
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8089";
+  std::string client_id = kDefaultClientId;
+  std::string api_key = kDefaultApiKey;
+  // Held back before every answer; the request has already taken effect, so
+  // a client that gives up still leaves its member created, as with MX.
+  absl::Duration latency = absl::ZeroDuration();
+  // One line per request: method, path, status, duration. Never a body, a
+  // header or a credential. nullptr: no log.
+  std::FILE* log = stderr;
+};
+
+class SandboxServer {
+ public:
+  // Checks the address and binds it.
+  // Returns InvalidArgument (bad or non-loopback address) or Unavailable
+  // (the port cannot be bound).
+  static absl::StatusOr<std::unique_ptr<SandboxServer>> Bind(
+      const ServerOptions& options);
+
+  SandboxServer(const SandboxServer&) = delete;
+  SandboxServer& operator=(const SandboxServer&) = delete;
+  ~SandboxServer();
+
+  // The bound address with the real port, e.g. "127.0.0.1:41235".
+  const std::string& address() const { return address_; }
+  int port() const { return address_parts_.port; }
+
+  // Serves until Shutdown(); returns false if serving failed.
+  bool Serve();
+  // Stops Serve() from any thread.
+  void Shutdown();
+
+ private:
+  SandboxServer(const ServerOptions& options, ListenAddress bound,
+                std::unique_ptr<httplib::Server> server);
+  void Answer(const httplib::Request& request, httplib::Response& response);
+
+  const ServerOptions options_;
+  const ListenAddress address_parts_;
+  const std::string address_;
+  Sandbox sandbox_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace sandbox
+}  // namespace mxgate
+
+#endif  // MXGATE_SANDBOX_SANDBOX_SERVER_H_

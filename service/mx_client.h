@@ -1,0 +1,82 @@
+// The MX Platform API as mxgate's handlers see it: one method per MX call,
+// taking and returning protos. RestMxClient builds the REST request (URL,
+// headers, JSON body), sends it through an HttpTransport, and maps the
+// answer; handlers depend only on the abstract MxClient, so tests can stand
+// in for MX.
+#ifndef MXGATE_SERVICE_MX_CLIENT_H_
+#define MXGATE_SERVICE_MX_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "mx/platform/v1/member_service.pb.h"
+#include "service/mx_api_version.h"
+#include "service/mx_transport.h"
+
+namespace mxgate {
+
+class MxClient {
+ public:
+  using CallId = uint64_t;
+  using CreateMemberCallback = std::function<void(
+      absl::StatusOr<::mx::platform::v1::CreateMemberResponse>)>;
+
+  virtual ~MxClient() = default;
+
+  // `POST /users/{user_identifier}/members` for a request that passed
+  // ValidateCreateMemberRequest. Returns at once; `done` runs exactly once,
+  // on another thread, with the mapped answer (http_status_mapping) or a
+  // transport failure (mx_transport.h). The call ends by `deadline` at the
+  // latest (and sooner when the client's own timeout is shorter).
+  virtual CallId CreateMember(
+      const ::mx::platform::v1::CreateMemberRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      CreateMemberCallback done) = 0;
+
+  // Aborts a call still in flight; its `done` then runs with CANCELLED.
+  virtual void Cancel(CallId id) = 0;
+};
+
+class RestMxClient final : public MxClient {
+ public:
+  struct Options {
+    // e.g. "https://int-api.mx.com", without a trailing slash.
+    std::string base_url;
+    std::string client_id;
+    std::string api_key;
+    // Upper bound of every call, whatever the caller's deadline.
+    absl::Duration timeout = absl::Seconds(15);
+  };
+
+  // `transport` must outlive the client.
+  RestMxClient(Options options, HttpTransport& transport);
+
+  CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
+                      MxApiVersion version, absl::Time deadline,
+                      CreateMemberCallback done) override;
+  void Cancel(CallId id) override;
+
+  // The full request CreateMember sends; exposed for tests. The result
+  // holds the Authorization header and credential values: never log it.
+  HttpRequest BuildCreateMemberRequest(
+      const ::mx::platform::v1::CreateMemberRequest& request,
+      MxApiVersion version, absl::Time deadline) const;
+
+ private:
+  const std::string base_url_;
+  const std::string authorization_;  // "Basic base64(client_id:api_key)"
+  const absl::Duration timeout_;
+  HttpTransport& transport_;
+};
+
+// RFC 3986 percent-encoding of one path segment: every byte outside the
+// unreserved set (ALPHA DIGIT - . _ ~) becomes %XX, upper-case hex.
+std::string PercentEncodePathSegment(absl::string_view segment);
+
+}  // namespace mxgate
+
+#endif  // MXGATE_SERVICE_MX_CLIENT_H_

@@ -1,0 +1,514 @@
+// The real mxgate binary, end to end: against the real mx-sandbox binary,
+// and against a recording upstream that shows the exact HTTP request mxgate
+// sends and lets each test script MX's answer. Every process listens on a
+// loopback port chosen at run time.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "mx/platform/v1/member_service.grpc.pb.h"
+#include "sandbox/mx_sandbox.h"  // the seeded ids and guids only
+#include "tests/integration/recording_upstream.h"
+#include "tests/integration/test_process.h"
+
+namespace mxgate {
+namespace {
+
+namespace v1 = ::mx::platform::v1;
+using ::mxgate::testing::BinPath;
+using ::mxgate::testing::ChildProcess;
+using ::mxgate::testing::RecordedRequest;
+using ::mxgate::testing::RecordingUpstream;
+using ::mxgate::testing::ScriptedResponse;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+
+constexpr char kClientId[] = "it-client-id";
+constexpr char kApiKey[] = "it-api-key-7f3a9c";
+constexpr char kPassword[] = "it-password-s3cret";
+
+class Gateway {
+ public:
+  Gateway(const std::string& mx_base_url, std::vector<std::string> extra_flags = {},
+          std::string client_id = kClientId, std::string api_key = kApiKey) {
+    // A short grace: an idle client connection holds a draining server
+    // for the whole grace period, and these tests have nothing in flight.
+    std::vector<std::string> argv = {BinPath("mxgate"), "--listen=127.0.0.1:0",
+                                     "--mx_base_url=" + mx_base_url,
+                                     "--shutdown_grace_ms=100"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    process_ = std::make_unique<ChildProcess>(
+        argv, std::map<std::string, std::string>{{"MX_CLIENT_ID", client_id},
+                                                 {"MX_API_KEY", api_key}});
+    address_ = process_->WaitForListening();
+    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    stub_ = v1::MemberService::NewStub(channel_);
+  }
+
+  // Every gateway's log is checked for the secrets it was given or saw.
+  ~Gateway() {
+    EXPECT_EQ(process_->Terminate(), 0);
+    const std::string log = process_->Stderr();
+    for (const char* secret : {kApiKey, kPassword, "aXQtY2xpZW50", "mxuser"}) {
+      EXPECT_THAT(log, Not(HasSubstr(secret))) << "a secret reached the log";
+    }
+  }
+
+  const std::string& address() const { return address_; }
+  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+
+  grpc::Status CreateMember(const v1::CreateMemberRequest& request,
+                            v1::CreateMemberResponse* response,
+                            absl::Duration timeout = absl::Seconds(10)) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return stub_->CreateMember(&context, request, response);
+  }
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::MemberService::Stub> stub_;
+};
+
+template <typename Detail>
+absl::optional<Detail> FindDetail(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return absl::nullopt;
+  for (const google::protobuf::Any& any : details.details()) {
+    Detail detail;
+    if (any.UnpackTo(&detail)) return detail;
+  }
+  return absl::nullopt;
+}
+
+google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
+  absl::optional<google::rpc::ErrorInfo> info = FindDetail<google::rpc::ErrorInfo>(status);
+  EXPECT_TRUE(info.has_value()) << "no ErrorInfo in " << status.error_message();
+  return info.value_or(google::rpc::ErrorInfo());
+}
+
+v1::CreateMemberRequest MxBankRequest(const std::string& user = sandbox::kDemoUserId) {
+  v1::CreateMemberRequest request;
+  request.set_user_identifier(user);
+  v1::Member& member = *request.mutable_member();
+  member.set_institution_code("mxbank");
+  v1::Credential* username = member.add_credentials();
+  username->set_guid(sandbox::kMxBankUsernameGuid);
+  username->set_value("mxuser");
+  v1::Credential* password = member.add_credentials();
+  password->set_guid(sandbox::kMxBankPasswordGuid);
+  password->set_value(kPassword);
+  return request;
+}
+
+// ---------------------------------------------------------------------------
+// Against the real sandbox.
+
+class AgainstSandbox : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sandbox_ = new ChildProcess({BinPath("mx-sandbox"), "--listen=127.0.0.1:0",
+                                 absl::StrCat("--client_id=", kClientId),
+                                 absl::StrCat("--api_key=", kApiKey)});
+    const std::string address = sandbox_->WaitForListening();
+    ASSERT_FALSE(address.empty()) << sandbox_->Stderr();
+    sandbox_url_ = new std::string("http://" + address);
+    gateway_ = new Gateway(*sandbox_url_);
+    ASSERT_FALSE(gateway_->address().empty());
+  }
+
+  static void TearDownTestSuite() {
+    delete gateway_;
+    delete sandbox_;
+    delete sandbox_url_;
+  }
+
+  // A counter from the sandbox's /_sandbox/stats.
+  static int SandboxStat(const std::string& name) {
+    const std::string body = ::mxgate::testing::HttpGet(*sandbox_url_ + "/_sandbox/stats");
+    const size_t at = body.find("\"" + name + "\":");
+    if (at == std::string::npos) return -1;
+    return std::atoi(body.c_str() + at + name.size() + 3);
+  }
+
+  static ChildProcess* sandbox_;
+  static std::string* sandbox_url_;
+  static Gateway* gateway_;
+};
+
+ChildProcess* AgainstSandbox::sandbox_ = nullptr;
+std::string* AgainstSandbox::sandbox_url_ = nullptr;
+Gateway* AgainstSandbox::gateway_ = nullptr;
+
+TEST_F(AgainstSandbox, CreatesMemberAndReportsAggregationRequested) {
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.mutable_member()->set_id("it-member-202");
+  request.mutable_member()->set_metadata("from the integration test");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.http_status(), 202);
+  EXPECT_EQ(response.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
+  const v1::Member& member = response.member();
+  EXPECT_THAT(member.guid(), ::testing::StartsWith("MBR-"));
+  EXPECT_EQ(member.id(), "it-member-202");
+  EXPECT_EQ(member.user_id(), sandbox::kDemoUserId);
+  EXPECT_EQ(member.user_guid(), sandbox::kDemoUserGuid);
+  EXPECT_EQ(member.institution_code(), "mxbank");
+  EXPECT_EQ(member.institution_guid(), sandbox::kMxBankGuid);
+  EXPECT_EQ(member.metadata(), "from the integration test");
+  EXPECT_EQ(member.connection_status(), v1::CONNECTION_STATUS_CREATED);
+  EXPECT_TRUE(member.is_being_aggregated());
+  EXPECT_TRUE(member.has_aggregated_at());
+  EXPECT_FALSE(member.has_successfully_aggregated_at());
+  EXPECT_THAT(member.most_recent_job_guid(), ::testing::StartsWith("JOB-"));
+  EXPECT_TRUE(member.credentials().empty());
+}
+
+TEST_F(AgainstSandbox, OAuthMemberIsCreatedWithoutAggregation) {
+  v1::CreateMemberRequest request;
+  request.set_user_identifier(sandbox::kDemoUserId);
+  request.mutable_member()->set_institution_code("mx_bank_oauth");
+  request.mutable_member()->set_is_oauth(true);
+  request.set_referral_source(v1::REFERRAL_SOURCE_APP);
+  request.set_client_redirect_url("https://app.example/done");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.http_status(), 200);
+  EXPECT_EQ(response.outcome(), v1::CREATE_MEMBER_OUTCOME_CREATED_NO_AGGREGATION);
+  EXPECT_EQ(response.member().connection_status(), v1::CONNECTION_STATUS_PENDING);
+  EXPECT_TRUE(response.member().is_oauth());
+  EXPECT_THAT(response.member().oauth_window_uri(),
+              HasSubstr("/oauth/authorize/" + response.member().guid()));
+}
+
+TEST_F(AgainstSandbox, UnsupportedProductGives201) {
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.mutable_data_request()->add_products(v1::PRODUCT_TRANSACTIONS);
+  request.mutable_data_request()->add_products(v1::PRODUCT_REWARDS);
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.http_status(), 201);
+  EXPECT_EQ(response.outcome(), v1::CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED);
+  EXPECT_THAT(response.member().guid(), ::testing::StartsWith("MBR-"));
+}
+
+TEST_F(AgainstSandbox, SkipAggregationUnderV20111101Gives200) {
+  v1::CreateMemberRequest request = MxBankRequest(sandbox::kDemoUserGuid);
+  request.set_accept_version("v20111101");
+  request.mutable_member()->set_skip_aggregation(true);
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.http_status(), 200);
+  EXPECT_EQ(response.outcome(), v1::CREATE_MEMBER_OUTCOME_CREATED_NO_AGGREGATION);
+  EXPECT_FALSE(response.member().is_being_aggregated());
+}
+
+TEST_F(AgainstSandbox, UnknownUserIsNotFoundWithMxMessage) {
+  v1::CreateMemberResponse response;
+  const grpc::Status status =
+      gateway_->CreateMember(MxBankRequest("no-such-user"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  EXPECT_EQ(info.domain(), "mxgate");
+  EXPECT_EQ(info.reason(), "UPSTREAM_NOT_FOUND");
+  EXPECT_EQ(info.metadata().at("http_status"), "404");
+  EXPECT_FALSE(info.metadata().at("mx_error_message").empty());
+  EXPECT_THAT(status.error_message(), ::testing::StartsWith("MX answered HTTP 404: "));
+}
+
+TEST_F(AgainstSandbox, UnknownCredentialGuidIsUnprocessable) {
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.mutable_member()->mutable_credentials(1)->set_guid("CRD-not-a-field");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_UNPROCESSABLE");
+  EXPECT_EQ(ErrorInfoOf(status).metadata().at("http_status"), "422");
+}
+
+TEST_F(AgainstSandbox, DuplicateMemberIdIsAlreadyExists) {
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.mutable_member()->set_id("it-member-twice");
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(gateway_->CreateMember(request, &response).ok());
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_CONFLICT");
+  EXPECT_EQ(ErrorInfoOf(status).metadata().at("http_status"), "409");
+}
+
+TEST_F(AgainstSandbox, WrongGatewayCredentialsAreUnauthenticated) {
+  Gateway wrong_key(*sandbox_url_, {}, kClientId, "not-the-key");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = wrong_key.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_UNAUTHENTICATED");
+  EXPECT_EQ(ErrorInfoOf(status).metadata().at("http_status"), "401");
+}
+
+TEST_F(AgainstSandbox, InvalidRequestNeverReachesMx) {
+  const int requests_before = SandboxStat("requests");
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.set_user_identifier("");
+  request.mutable_member()->mutable_credentials(0)->clear_guid();
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_->CreateMember(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "INVALID_REQUEST");
+  absl::optional<google::rpc::BadRequest> bad_request =
+      FindDetail<google::rpc::BadRequest>(status);
+  ASSERT_TRUE(bad_request.has_value());
+  ASSERT_EQ(bad_request->field_violations_size(), 2);
+  EXPECT_EQ(bad_request->field_violations(0).field(), "user_identifier");
+  EXPECT_EQ(bad_request->field_violations(1).field(), "member.credentials[0].guid");
+  EXPECT_EQ(SandboxStat("requests"), requests_before) << "MX was called";
+}
+
+// ---------------------------------------------------------------------------
+// Against a recording upstream.
+
+constexpr char kMemberBody[] =
+    R"({"member":{"guid":"MBR-1","user_guid":"USR-1","institution_code":"mxbank",)"
+    R"("connection_status":"CONNECTED","is_being_aggregated":false}})";
+
+class AgainstRecorder : public ::testing::Test {
+ protected:
+  AgainstRecorder() : gateway_(upstream_.base_url(), {"--mx_timeout_ms=3000"}) {}
+
+  RecordingUpstream upstream_;
+  Gateway gateway_;
+};
+
+TEST_F(AgainstRecorder, SendsExactlyTheRestCallMxExpects) {
+  upstream_.Enqueue({202, {{"Content-Type", "application/json"}}, kMemberBody});
+  v1::CreateMemberRequest request = MxBankRequest("user 1 ü");
+  request.set_callback_payload("aGVsbG8=");
+  request.mutable_data_request()->add_products(v1::PRODUCT_TRANSACTIONS);
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(gateway_.CreateMember(request, &response).ok());
+
+  const std::vector<RecordedRequest> requests = upstream_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[0].target, "/users/user%201%20%C3%BC/members");
+  const std::string body = absl::StrCat(
+      R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
+      sandbox::kMxBankUsernameGuid, R"(","value":"mxuser"},{"guid":")",
+      sandbox::kMxBankPasswordGuid, R"(","value":")", kPassword,
+      R"("}]},"data_request":{"products":["transactions"]}})");
+  EXPECT_THAT(requests[0].headers,
+              ElementsAre(Pair("Host", absl::StrCat("127.0.0.1:", upstream_.port())),
+                          Pair("Accept", "application/json"),
+                          Pair("Accept-Version", "v20250224"),
+                          Pair("Authorization", "Basic aXQtY2xpZW50LWlkOml0LWFwaS1rZXktN2YzYTlj"),
+                          Pair("Content-Type", "application/json"),
+                          Pair("User-Agent", "mxgate/" MXGATE_VERSION),
+                          Pair("X-CALLBACK-PAYLOAD", "aGVsbG8="),
+                          Pair("Content-Length", absl::StrCat(body.size()))));
+  EXPECT_EQ(requests[0].body, body);
+  EXPECT_EQ(response.http_status(), 202);
+  EXPECT_EQ(response.member().guid(), "MBR-1");
+  EXPECT_EQ(response.member().connection_status(), v1::CONNECTION_STATUS_CONNECTED);
+}
+
+TEST_F(AgainstRecorder, V20111101UsesItsMediaTypeAndNoCallbackHeaderWhenUnset) {
+  upstream_.Enqueue({202, {{"Content-Type", "application/vnd.mx.api.v1+json"}}, kMemberBody});
+  v1::CreateMemberRequest request = MxBankRequest("USR-1");
+  request.set_accept_version("v20111101");
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(gateway_.CreateMember(request, &response).ok());
+  const RecordedRequest sent = upstream_.requests().at(0);
+  EXPECT_THAT(sent.headers, ::testing::Contains(Pair("Accept", "application/vnd.mx.api.v1+json")));
+  EXPECT_THAT(sent.headers, ::testing::Contains(Pair("Accept-Version", "v20111101")));
+  for (const auto& [name, value] : sent.headers) EXPECT_NE(name, "X-CALLBACK-PAYLOAD");
+  EXPECT_EQ(response.member().guid(), "MBR-1");
+}
+
+struct ErrorRow {
+  int http_status;
+  grpc::StatusCode code;
+  const char* reason;
+};
+
+class MapsEveryError : public AgainstRecorder,
+                       public ::testing::WithParamInterface<ErrorRow> {};
+
+TEST_P(MapsEveryError, ToCodeReasonAndMetadata) {
+  const ErrorRow row = GetParam();
+  upstream_.Enqueue({row.http_status, {}, R"({"error":{"message":"scripted"}})"});
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), row.code);
+  EXPECT_EQ(status.error_message(),
+            absl::StrCat("MX answered HTTP ", row.http_status, ": scripted"));
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  EXPECT_EQ(info.domain(), "mxgate");
+  EXPECT_EQ(info.reason(), row.reason);
+  EXPECT_EQ(info.metadata().at("http_status"), absl::StrCat(row.http_status));
+  EXPECT_EQ(info.metadata().at("mx_error_message"), "scripted");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    HttpStatuses, MapsEveryError,
+    ::testing::Values(
+        ErrorRow{400, grpc::StatusCode::INVALID_ARGUMENT, "UPSTREAM_BAD_REQUEST"},
+        ErrorRow{401, grpc::StatusCode::UNAUTHENTICATED, "UPSTREAM_UNAUTHENTICATED"},
+        ErrorRow{403, grpc::StatusCode::PERMISSION_DENIED, "UPSTREAM_PERMISSION_DENIED"},
+        ErrorRow{404, grpc::StatusCode::NOT_FOUND, "UPSTREAM_NOT_FOUND"},
+        ErrorRow{406, grpc::StatusCode::FAILED_PRECONDITION, "UPSTREAM_VERSION_NOT_ACCEPTED"},
+        ErrorRow{409, grpc::StatusCode::ALREADY_EXISTS, "UPSTREAM_CONFLICT"},
+        ErrorRow{422, grpc::StatusCode::INVALID_ARGUMENT, "UPSTREAM_UNPROCESSABLE"},
+        ErrorRow{429, grpc::StatusCode::RESOURCE_EXHAUSTED, "UPSTREAM_RATE_LIMITED"},
+        ErrorRow{500, grpc::StatusCode::INTERNAL, "UPSTREAM_INTERNAL_ERROR"},
+        ErrorRow{502, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_BAD_GATEWAY"},
+        ErrorRow{503, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_UNAVAILABLE"},
+        ErrorRow{504, grpc::StatusCode::DEADLINE_EXCEEDED, "UPSTREAM_GATEWAY_TIMEOUT"},
+        ErrorRow{418, grpc::StatusCode::UNKNOWN, "UPSTREAM_UNEXPECTED_STATUS"}),
+    [](const ::testing::TestParamInfo<ErrorRow>& info) {
+      return absl::StrCat("Http", info.param.http_status);
+    });
+
+TEST_F(AgainstRecorder, RateLimitCarriesRetryInfoFromRetryAfter) {
+  upstream_.Enqueue({429, {{"Retry-After", "7"}}, ""});
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  absl::optional<google::rpc::RetryInfo> retry = FindDetail<google::rpc::RetryInfo>(status);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->retry_delay().seconds(), 7);
+  EXPECT_EQ(ErrorInfoOf(status).metadata().count("mx_error_message"), 0u);
+}
+
+TEST_F(AgainstRecorder, MalformedSuccessBodyIsInternal) {
+  upstream_.Enqueue({202, {}, "<html>not json</html>"});
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_RESPONSE_MALFORMED");
+  EXPECT_EQ(ErrorInfoOf(status).metadata().at("http_status"), "202");
+  EXPECT_THAT(status.error_message(), Not(HasSubstr("html")));
+}
+
+TEST_F(AgainstRecorder, NullHeavyBodyIsAccepted) {
+  upstream_.Enqueue({202, {},
+                     R"({"member":{"guid":"MBR-2","connection_status":null,)"
+                     R"("is_being_aggregated":null,"aggregated_at":null,)"
+                     R"("most_recent_job_guid":true,"name":null,"extra":{"x":1}}})"});
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.member().guid(), "MBR-2");
+  EXPECT_EQ(response.member().connection_status(), v1::CONNECTION_STATUS_UNSPECIFIED);
+  EXPECT_FALSE(response.member().has_is_being_aggregated());
+  EXPECT_FALSE(response.member().has_aggregated_at());
+  EXPECT_EQ(response.member().most_recent_job_guid(), "");
+}
+
+TEST_F(AgainstRecorder, CallerDeadlineBoundsTheUpstreamCall) {
+  upstream_.Enqueue({202, {}, kMemberBody, absl::Seconds(5)});
+  v1::CreateMemberResponse response;
+  const absl::Time start = absl::Now();
+  const grpc::Status status =
+      gateway_.CreateMember(MxBankRequest(), &response, absl::Milliseconds(300));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  // The gateway gives up on MX too: the upstream sees its connection close.
+  const absl::Time give_up = absl::Now() + absl::Seconds(3);
+  while (upstream_.aborted() == 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(upstream_.aborted(), 1);
+}
+
+TEST_F(AgainstRecorder, GatewayTimeoutIsUpstreamTimeout) {
+  // --mx_timeout_ms=3000 is sooner than the caller's 10 s deadline.
+  upstream_.Enqueue({202, {}, kMemberBody, absl::Seconds(6)});
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_TIMEOUT");
+  EXPECT_EQ(ErrorInfoOf(status).metadata().count("http_status"), 0u);
+}
+
+TEST_F(AgainstRecorder, ConnectionLostAfterSendingIsOutcomeUnknown) {
+  ScriptedResponse hang_up;
+  hang_up.close_without_answer = true;
+  upstream_.Enqueue(hang_up);
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_OUTCOME_UNKNOWN");
+  // libcurl must not have re-sent the POST on its own.
+  EXPECT_EQ(upstream_.requests().size(), 1u);
+}
+
+TEST(GatewayUpstream, ClosedPortIsUnavailable) {
+  int port;
+  {
+    RecordingUpstream closed;  // bind a port, then free it
+    port = closed.port();
+  }
+  Gateway gateway(absl::StrCat("http://127.0.0.1:", port));
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_UNREACHABLE");
+}
+
+// ---------------------------------------------------------------------------
+// Start-up refusal.
+
+struct RefusalCase {
+  const char* name;
+  std::vector<std::string> flags;
+  bool with_credentials;
+  const char* says;
+};
+
+class RefusesToStart : public ::testing::TestWithParam<RefusalCase> {};
+
+TEST_P(RefusesToStart, WithExitCodeAndAtMostTwoLines) {
+  const RefusalCase& c = GetParam();
+  std::vector<std::string> argv = {BinPath("mxgate"), "--listen=127.0.0.1:0"};
+  argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+  std::map<std::string, std::string> env;
+  if (c.with_credentials) env = {{"MX_CLIENT_ID", "id"}, {"MX_API_KEY", "key"}};
+  ChildProcess process(argv, env, {"MX_CLIENT_ID", "MX_API_KEY"});
+  EXPECT_EQ(process.WaitForListening(), "");
+  EXPECT_NE(process.WaitForExit(), 0);
+  const std::string err = process.Stderr();
+  EXPECT_THAT(err, HasSubstr(c.says));
+  EXPECT_LE(std::count(err.begin(), err.end(), '\n'), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BadConfigurations, RefusesToStart,
+    ::testing::Values(
+        RefusalCase{"NoCredentials", {}, false, "no MX credentials"},
+        RefusalCase{"PlainHttpToRemoteHost",
+                    {"--mx_base_url=http://api.mx.com"}, true, "non-loopback"},
+        RefusalCase{"UnknownApiVersion", {"--mx_api_version=v1"}, true, "--mx_api_version"},
+        RefusalCase{"UnreadableCredentialsFile",
+                    {"--mx_credentials_file=/nonexistent/creds"}, false, "cannot read"}),
+    [](const ::testing::TestParamInfo<RefusalCase>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace mxgate
