@@ -35,8 +35,9 @@
 //   200 created, no aggregation started: an OAuth member (it waits for the
 //       end user; connection_status PENDING) or v20111101 with
 //       member.skip_aggregation:true (connection_status CREATED)
-//   201 created and aggregating, but v20250224 data_request.products lists a
-//       product the institution does not support (only the supported ones run)
+//   201 created, but v20250224 data_request.products lists a product the
+//       institution does not support, so the combo job does not start
+//       (openapi PR #179; no job guid, is_being_aggregated false)
 //   202 created and aggregation requested (connection_status CREATED,
 //       is_being_aggregated true, most_recent_job_guid JOB-...)
 #ifndef MXGATE_SANDBOX_MX_SANDBOX_H_

@@ -160,6 +160,11 @@ absl::StatusOr<CreateMemberResponse> MapCreateMemberAnswer(
   *result.mutable_member() = *std::move(member);
   result.set_outcome(CreateMemberOutcomeFor(http_status));
   result.set_http_status(http_status);
+  // A 201 may say which product failed; keep MX's words rather than drop
+  // them (the body's shape for this is unverified, so it is read leniently).
+  if (absl::optional<std::string> mx_message = ExtractMxErrorMessage(response.body)) {
+    result.set_mx_error_message(*std::move(mx_message));
+  }
   return result;
 }
 

@@ -30,7 +30,7 @@ inline constexpr char kReasonUpstreamUnexpectedStatus[] =
 
 // The error for a non-2xx answer: the table's code and reason, ErrorInfo
 // metadata `http_status` (decimal) and `mx_error_message` (when the body
-// has `error.message`), and for 429 a RetryInfo from `Retry-After`
+// has `error.message`), and for 429 and 503 a RetryInfo from `Retry-After`
 // (delta-seconds or an HTTP-date relative to `now`; absent or unparseable
 // means no RetryInfo). The message names the HTTP status and, when given,
 // MX's message; never the request.
@@ -40,7 +40,8 @@ absl::Status MapHttpError(const HttpResponse& response, absl::Time now);
 // three outcomes; another 2xx with a member body is OK with outcome
 // UNSPECIFIED; a 2xx without a readable member is INTERNAL
 // UPSTREAM_RESPONSE_MALFORMED (with `http_status`); non-2xx is
-// MapHttpError. `http_status` is set in every success.
+// MapHttpError. `http_status` is set in every success, and
+// `mx_error_message` when the body also carries MX's `error.message`.
 absl::StatusOr<::mx::platform::v1::CreateMemberResponse> MapCreateMemberAnswer(
     const HttpResponse& response, absl::Time now);
 

@@ -429,7 +429,15 @@ absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body) {
   // An empty message says nothing; treating it as absent keeps
   // "MX answered HTTP 404: " out of error messages.
   if (!message.has_value() || message->empty()) return absl::nullopt;
-  return std::string(*message);
+  // The message travels in gRPC trailers (8 KiB by default), twice: cap it,
+  // cutting before a UTF-8 continuation byte so the result stays valid.
+  absl::string_view kept = *message;
+  if (kept.size() > kMaxMxErrorMessageBytes) {
+    size_t cut = kMaxMxErrorMessageBytes;
+    while (cut > 0 && (static_cast<unsigned char>(kept[cut]) & 0xC0) == 0x80) --cut;
+    return absl::StrCat(kept.substr(0, cut), "...");
+  }
+  return std::string(kept);
 }
 
 absl::string_view ProductToMx(Product product) {

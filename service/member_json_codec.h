@@ -4,6 +4,7 @@
 #ifndef MXGATE_SERVICE_MEMBER_JSON_CODEC_H_
 #define MXGATE_SERVICE_MEMBER_JSON_CODEC_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,8 +43,10 @@ std::string EncodeCreateMemberBody(
 absl::StatusOr<::mx::platform::v1::Member> DecodeMemberResponseBody(
     absl::string_view body);
 
-// MX's `error.message` from an error body ({"error": {"message": "..."}}),
-// or nullopt when the body has no such string.
+// MX's `error.message` from a body ({"error": {"message": "..."}}), or
+// nullopt when the body has no non-empty such string. A message longer than
+// kMaxMxErrorMessageBytes is cut there (on a UTF-8 boundary) and ends "...".
+inline constexpr size_t kMaxMxErrorMessageBytes = 1024;
 absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body);
 
 // MX's wire strings, e.g. PRODUCT_TRANSACTIONS -> "transactions",

@@ -23,6 +23,9 @@ absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
   const std::string listen = options.listen;
   std::unique_ptr<MxgateServer> gateway(new MxgateServer(std::move(options)));
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which lets a second mxgate share a
+  // busy port silently; a taken port must be a start-up error instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
                            &gateway->port_);
   builder.RegisterService(&gateway->service_);

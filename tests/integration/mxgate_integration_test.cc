@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -153,6 +154,21 @@ class AgainstSandbox : public ::testing::Test {
 ChildProcess* AgainstSandbox::sandbox_ = nullptr;
 std::string* AgainstSandbox::sandbox_url_ = nullptr;
 Gateway* AgainstSandbox::gateway_ = nullptr;
+
+TEST_F(AgainstSandbox, HealthIsServingForTheServerAndTheService) {
+  auto health = grpc::health::v1::Health::NewStub(gateway_->channel());
+  for (const std::string service : {"", "mx.platform.v1.MemberService"}) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = health->Check(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << "service \"" << service << "\": " << status.error_message();
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << "service \"" << service << "\"";
+  }
+}
 
 TEST_F(AgainstSandbox, CreatesMemberAndReportsAggregationRequested) {
   v1::CreateMemberRequest request = MxBankRequest();
@@ -475,6 +491,18 @@ TEST(GatewayUpstream, ClosedPortIsUnavailable) {
 
 // ---------------------------------------------------------------------------
 // Start-up refusal.
+
+TEST(GatewayStartup, RefusesAPortAnotherGatewayHolds) {
+  RecordingUpstream upstream;
+  Gateway first(upstream.base_url());
+  ASSERT_FALSE(first.address().empty());
+  ChildProcess second({BinPath("mxgate"), "--listen=" + first.address(),
+                       "--mx_base_url=" + upstream.base_url()},
+                      {{"MX_CLIENT_ID", "id"}, {"MX_API_KEY", "key"}});
+  EXPECT_EQ(second.WaitForListening(), "");
+  EXPECT_EQ(second.WaitForExit(), 2);
+  EXPECT_THAT(second.Stderr(), HasSubstr("mxgate: cannot listen on " + first.address()));
+}
 
 struct RefusalCase {
   const char* name;

@@ -1,6 +1,8 @@
 #include "service/http_status_mapping.h"
 
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -164,6 +166,21 @@ TEST(HttpErrorTable, SaysWhyForEveryRow) {
 }
 
 // --- MX's error message ---
+
+// The README prints the table; each row there must be this row, so the
+// documentation cannot drift from the code.
+TEST(HttpErrorTable, IsPrintedRowByRowInTheReadme) {
+  std::ifstream in(MXGATE_SOURCE_DIR "/README.md");
+  ASSERT_TRUE(in) << "README.md not found";
+  const std::string readme((std::istreambuf_iterator<char>(in)),
+                           std::istreambuf_iterator<char>());
+  for (const HttpErrorMapping& row : HttpErrorTable()) {
+    const std::string line =
+        absl::StrCat("| ", row.http_status, " | ", absl::StatusCodeToString(row.code),
+                     " | `", row.reason, "` | ", row.why, " |\n");
+    EXPECT_NE(readme.find(line), std::string::npos) << "README lacks: " << line;
+  }
+}
 
 TEST(HttpStatusMapping, Maps409ToAlreadyExistsWithMxErrorMessage) {
   const absl::Status status = MapHttpError(
@@ -334,7 +351,7 @@ TEST(MapCreateMemberAnswer, DelegatesNon2xxToMapHttpError) {
   }
 }
 
-TEST(MapCreateMemberAnswer, IgnoresAnErrorObjectBesideTheMemberOn201) {
+TEST(MapCreateMemberAnswer, KeepsMxsErrorMessageBesideTheMemberOn201) {
   const absl::StatusOr<CreateMemberResponse> response = MapCreateMemberAnswer(
       Answer(201, R"({"member":{"guid":"MBR-1"},)"
                   R"("error":{"message":"Product not supported."}})"),
@@ -344,6 +361,14 @@ TEST(MapCreateMemberAnswer, IgnoresAnErrorObjectBesideTheMemberOn201) {
       response->outcome(),
       ::mx::platform::v1::CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED);
   EXPECT_EQ(response->member().guid(), "MBR-1");
+  EXPECT_EQ(response->mx_error_message(), "Product not supported.");
+}
+
+TEST(MapCreateMemberAnswer, LeavesMxErrorMessageEmptyWithoutAnErrorObject) {
+  const absl::StatusOr<CreateMemberResponse> response =
+      MapCreateMemberAnswer(Answer(202, R"({"member":{"guid":"MBR-1"}})"), kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->mx_error_message(), "");
 }
 
 }  // namespace

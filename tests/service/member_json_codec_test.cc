@@ -399,6 +399,21 @@ INSTANTIATE_TEST_SUITE_P(
                          absl::nullopt}),
     CaseName<ErrorMessageCase>);
 
+TEST(ExtractMxErrorMessage, CutsALongMessageOnACharacterBoundary) {
+  // 1023 ASCII bytes then a two-byte character straddling the 1024 limit.
+  const std::string long_message = std::string(1023, 'a') + "\xC3\xBC" + "tail";
+  const absl::optional<std::string> message = ExtractMxErrorMessage(
+      absl::StrCat(R"({"error":{"message":")", long_message, R"("}})"));
+  ASSERT_TRUE(message.has_value());
+  EXPECT_EQ(*message, std::string(1023, 'a') + "...");
+}
+
+TEST(ExtractMxErrorMessage, KeepsAMessageOfExactlyTheLimit) {
+  const std::string exact(kMaxMxErrorMessageBytes, 'b');
+  EXPECT_EQ(ExtractMxErrorMessage(absl::StrCat(R"({"error":{"message":")", exact, R"("}})")),
+            exact);
+}
+
 // --- Enum <-> MX string tables ---
 
 // Each MX string is the proto value's name without its prefix (lower case

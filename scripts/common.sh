@@ -1,0 +1,49 @@
+# Shared by scripts/run and scripts/test: install what is missing, build.
+# Sourced, not run. Everything it does is printed, and it is idempotent.
+
+MXGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MXGATE_BUILD="${MXGATE_BUILD:-$MXGATE_ROOT/build}"
+
+# Debian 12 packages the build, the tests and the scripts need.
+MXGATE_APT_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libcurl4-openssl-dev rapidjson-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev grpc-proto golang-github-gogo-googleapis-dev
+  python3 python3-yaml ca-certificates
+)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+install_deps() {
+  local missing=()
+  # Node and npm: Debian's, unless the machine already has a Node with npm
+  # (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  for package in "${MXGATE_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' \
+      || missing+=("$package")
+  done
+  if ((${#missing[@]})); then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    say "apt: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  else
+    say "apt: all ${#MXGATE_APT_PACKAGES[@]} packages present"
+  fi
+  if [ ! -x "$MXGATE_ROOT/node_modules/.bin/buf" ]; then
+    say "npm: installing the pinned tools of package-lock.json (buf)"
+    (cd "$MXGATE_ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  else
+    say "npm: buf present"
+  fi
+}
+
+build() {
+  say "cmake: configuring and building in ${MXGATE_BUILD#"$MXGATE_ROOT"/}"
+  cmake -S "$MXGATE_ROOT" -B "$MXGATE_BUILD" -G Ninja >/dev/null
+  cmake --build "$MXGATE_BUILD" -j"$(nproc)"
+}
