@@ -31,7 +31,11 @@ ScannedArgs ScanArgs(int argc, char** argv,
   if (argc > 0) scanned.args.emplace_back(argv[0]);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--" || !absl::StartsWith(arg, "--")) {
+    if (arg == "--") {  // everything after it is positional
+      for (; i < argc; ++i) scanned.args.emplace_back(argv[i]);
+      break;
+    }
+    if (!absl::StartsWith(arg, "--")) {
       scanned.args.push_back(std::move(arg));
       continue;
     }
@@ -48,6 +52,9 @@ ScannedArgs ScanArgs(int argc, char** argv,
         scanned.repeated[name].push_back(arg.substr(equals + 1));
       } else if (i + 1 < argc) {
         scanned.repeated[name].push_back(argv[++i]);
+      } else {
+        // No value: let absl report "Missing the value" rather than drop it.
+        scanned.args.push_back(absl::StrCat("--", name));
       }
       continue;
     }

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/client_context.h"
@@ -52,9 +53,22 @@ std::string ToJson(const google::protobuf::Message& message) {
 }
 
 std::string ErrorToJson(const grpc::Status& status) {
+  // Printing an Any needs its type in the generated pool; naming one type
+  // of error_details.proto keeps the linker from dropping that file.
+  (void)google::rpc::ErrorInfo::descriptor();
   google::rpc::Status as_proto;
   if (absl::optional<google::rpc::Status> details = ErrorDetails(status)) {
-    as_proto = *std::move(details);
+    for (google::protobuf::Any& any : *details->mutable_details()) {
+      // protobuf cannot print an Any of a type this program does not link
+      // and would leave the JSON unterminated; such a detail is left out.
+      const size_t slash = any.type_url().rfind('/');
+      const std::string type_name =
+          slash == std::string::npos ? "" : any.type_url().substr(slash + 1);
+      if (google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(
+              type_name) != nullptr) {
+        *as_proto.add_details() = std::move(any);
+      }
+    }
   }
   // google.rpc.Status's JSON has a numeric code; people read names. Code 0
   // is left out of the proto's JSON, and the name is put first instead.
@@ -64,9 +78,6 @@ std::string ErrorToJson(const grpc::Status& status) {
     return absl::StrCat("{\n \"code\": \"", CodeName(status.error_code()),
                         "\"\n}\n");
   }
-  // Printing an Any needs its type in the generated pool; naming one type
-  // of error_details.proto keeps the linker from dropping that file.
-  (void)google::rpc::ErrorInfo::descriptor();
   std::string json = ToJson(as_proto);  // "{\n \"message\": ..."
   json.insert(1, absl::StrCat("\n \"code\": \"", CodeName(status.error_code()),
                               "\","));

@@ -14,6 +14,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/cli_args.h"
@@ -48,7 +50,7 @@ ABSL_FLAG(std::string, request_id, "", "idempotency key (AIP-155)");
 namespace {
 
 constexpr char kUsage[] =
-    "mxgate-cli: calls the mxgate gateway.\n\n"
+    "calls the mxgate gateway.\n\n"
     "  mxgate-cli create-member --user=ID --institution=CODE "
     "--credential=GUID=VALUE... [flags]\n\n"
     "Flags may be written with dashes or underscores (--member-id, "
@@ -114,6 +116,14 @@ int CreateMember(const mxgate::ScannedArgs& scanned) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  // absl's --help lists only the flags of a file named after the program
+  // (mxgate-cli.cc); ours are in mxgate_cli.cc.
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "mxgate_cli.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   mxgate::ScannedArgs scanned =
       mxgate::ScanArgs(argc, argv, {"credential", "product", "use_case"});
   std::vector<char*> normalized;

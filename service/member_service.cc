@@ -65,12 +65,15 @@ class CreateMemberReactor final : public grpc::ServerUnaryReactor {
 
   void OnCancel() override {
     MxClient::CallId id;
+    bool started;
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
+      started = started_;
       id = call_id_;
     }
-    if (id != 0) client_.Cancel(id);
+    // Before Start() has an id, it sees `cancelled_` and cancels itself.
+    if (started) client_.Cancel(id);
   }
 
   void OnDone() override { delete this; }

@@ -32,6 +32,8 @@ struct Transfer {
   HttpResponse response;
   size_t max_response_bytes = 0;
   bool too_large = false;
+  bool attempted = false;       // OnPrerequest ran once
+  bool resend_refused = false;  // OnPrerequest stopped a second attempt
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
@@ -61,6 +63,27 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
       absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, colon))),
       std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   return bytes;
+}
+
+bool IsIdempotent(absl::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" ||
+         method == "PUT" || method == "DELETE";
+}
+
+// Runs before each attempt to send the request. When a reused connection
+// dies before any answer byte, libcurl sends the request again on a fresh
+// one ("Connection died, retrying a fresh connect"), even a POST. MX may
+// have acted on the first copy (created the member), so a request that is
+// not idempotent gets one attempt only.
+int OnPrerequest(void* user, char* /*primary_ip*/, char* /*local_ip*/,
+                 int /*primary_port*/, int /*local_port*/) {
+  auto* transfer = static_cast<Transfer*>(user);
+  if (transfer->attempted && !IsIdempotent(transfer->request.method)) {
+    transfer->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  transfer->attempted = true;
+  return CURL_PREREQFUNC_OK;
 }
 
 // Whether libcurl gave up before any byte of the request left: then MX
@@ -173,12 +196,16 @@ class CurlTransport::Loop {
                          "mxgate is shutting down", kReasonCancelled));
     }
     running_.clear();
-    absl::MutexLock lock(&mu_);
-    for (auto& transfer : incoming_) {
+    // Callbacks run without the lock held: one may call Send or Cancel.
+    std::vector<std::unique_ptr<Transfer>> never_started;
+    {
+      absl::MutexLock lock(&mu_);
+      never_started.swap(incoming_);
+    }
+    for (auto& transfer : never_started) {
       transfer->done(MakeError(absl::StatusCode::kCancelled,
                                "mxgate is shutting down", kReasonCancelled));
     }
-    incoming_.clear();
   }
 
   void Start(std::unique_ptr<Transfer> transfer) {
@@ -228,6 +255,8 @@ class CurlTransport::Loop {
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, OnPrerequest);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, transfer.get());
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_buffer);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
     curl_multi_add_handle(multi_, easy);
@@ -246,20 +275,26 @@ class CurlTransport::Loop {
     }
     // The curl message can name the host and port, never the request's
     // path, headers or body.
-    const std::string detail = transfer->error_buffer[0] != '\0'
-                                   ? transfer->error_buffer
-                                   : curl_easy_strerror(result);
+    std::string detail = transfer->error_buffer[0] != '\0'
+                             ? transfer->error_buffer
+                             : curl_easy_strerror(result);
+    if (transfer->resend_refused) detail = "it closed before MX answered";
     absl::Status status;
     if (transfer->too_large) {
       status = MakeError(absl::StatusCode::kResourceExhausted,
                          absl::StrCat("MX's answer exceeded ",
                                       transfer->max_response_bytes, " bytes"),
                          kReasonUpstreamResponseTooLarge);
-    } else if (result == CURLE_OPERATION_TIMEDOUT) {
+    } else if (result == CURLE_OPERATION_TIMEDOUT &&
+               (RequestLeft(transfer->easy) ||
+                absl::Now() >= transfer->request.deadline)) {
       status = MakeError(absl::StatusCode::kDeadlineExceeded,
                          absl::StrCat("MX did not answer in time: ", detail),
                          kReasonUpstreamTimeout);
-    } else if (FailedBeforeSending(result) || !RequestLeft(transfer->easy)) {
+    } else if (!transfer->resend_refused &&
+               (FailedBeforeSending(result) || !RequestLeft(transfer->easy))) {
+      // Includes a connect timeout well before the call's deadline: nothing
+      // was sent, so it is UNAVAILABLE, not DEADLINE_EXCEEDED.
       status = MakeError(absl::StatusCode::kUnavailable,
                          absl::StrCat("could not reach MX: ", detail),
                          kReasonUpstreamUnreachable);

@@ -37,14 +37,19 @@ absl::StatusOr<std::string> CheckMxBaseUrl(absl::string_view url) {
   const bool https = absl::ConsumePrefix(&rest, "https://");
   const bool http = !https && absl::ConsumePrefix(&rest, "http://");
   if (!https && !http) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--mx_base_url must start with https:// (got \"", url, "\")"));
+    // The URL is not repeated: it could hold a user:password part.
+    return absl::InvalidArgumentError("--mx_base_url must start with https://");
   }
   if (absl::StrContains(rest, "?") || absl::StrContains(rest, "#")) {
     return absl::InvalidArgumentError(
         "--mx_base_url must not have a query or fragment");
   }
   absl::string_view authority = rest.substr(0, rest.find('/'));
+  if (absl::StrContains(authority, "@")) {
+    return absl::InvalidArgumentError(
+        "--mx_base_url must not hold credentials (user@host); use "
+        "MX_CLIENT_ID/MX_API_KEY or --mx_credentials_file");
+  }
   absl::string_view host = authority;
   absl::string_view port;
   if (absl::StartsWith(authority, "[")) {  // [IPv6]:port
@@ -67,7 +72,9 @@ absl::StatusOr<std::string> CheckMxBaseUrl(absl::string_view url) {
     }
   }
   int port_number = 0;
-  if (!port.empty() && (!absl::SimpleAtoi(port, &port_number) ||
+  // Digits only: SimpleAtoi alone would also take "+443" and " 443".
+  if (!port.empty() && (!absl::c_all_of(port, absl::ascii_isdigit) ||
+                        !absl::SimpleAtoi(port, &port_number) ||
                         port_number < 1 || port_number > 65535)) {
     return absl::InvalidArgumentError("--mx_base_url has a malformed port");
   }

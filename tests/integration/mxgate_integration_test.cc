@@ -3,6 +3,7 @@
 // sends and lets each test script MX's answer. Every process listens on a
 // loopback port chosen at run time.
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -363,6 +364,7 @@ struct ErrorRow {
   grpc::StatusCode code;
   const char* reason;
 };
+void PrintTo(const ErrorRow& row, std::ostream* os) { *os << "HTTP " << row.http_status; }
 
 class MapsEveryError : public AgainstRecorder,
                        public ::testing::WithParamInterface<ErrorRow> {};
@@ -510,6 +512,7 @@ struct RefusalCase {
   bool with_credentials;
   const char* says;
 };
+void PrintTo(const RefusalCase& c, std::ostream* os) { *os << c.name; }
 
 class RefusesToStart : public ::testing::TestWithParam<RefusalCase> {};
 

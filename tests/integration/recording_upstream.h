@@ -87,6 +87,12 @@ class RecordingUpstream {
     return requests_;
   }
 
+  // Connections accepted so far: fewer than requests means reuse.
+  int connections() const {
+    absl::MutexLock lock(&mu_);
+    return connections_accepted_;
+  }
+
   // Requests whose connection the client closed while the answer waited.
   int aborted() const {
     absl::MutexLock lock(&mu_);
@@ -104,6 +110,7 @@ class RecordingUpstream {
         continue;
       }
       ++active_;
+      ++connections_accepted_;
       connections_.push_back(fd);
       std::thread([this, fd] { Serve(fd); }).detach();
     }
@@ -208,6 +215,7 @@ class RecordingUpstream {
   std::vector<int> connections_ ABSL_GUARDED_BY(mu_);
   int active_ ABSL_GUARDED_BY(mu_) = 0;
   int aborted_ ABSL_GUARDED_BY(mu_) = 0;
+  int connections_accepted_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace mxgate::testing

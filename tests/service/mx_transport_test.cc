@@ -1,0 +1,409 @@
+#include "service/mx_transport.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "service/status_details.h"
+#include "tests/integration/recording_upstream.h"
+
+namespace mxgate {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+using ::testing::SizeIs;
+
+// Every wait is bounded by this, generous enough for valgrind on 2 shared
+// cores; a bug fails the test instead of hanging it.
+constexpr absl::Duration kWait = absl::Seconds(30);
+// An answer this slow outlives every short deadline and cancel below.
+constexpr absl::Duration kSlowAnswer = absl::Seconds(3);
+constexpr size_t kMaxResponseBytes = 64 << 10; /*64 KiB*/
+
+// One transfer's callback, shared with the callback itself so that a late
+// callback never writes into a finished test.
+struct Outcome {
+  HttpTransport::TransferId id = 0;
+  absl::Notification done;
+  absl::StatusOr<HttpResponse> result;
+  std::thread::id thread;
+};
+
+absl::StatusOr<HttpResponse> Await(Outcome& outcome,
+                                   absl::Time deadline = absl::Now() + kWait) {
+  if (!outcome.done.WaitForNotificationWithDeadline(deadline)) {
+    return absl::InternalError("test: the callback did not run in time");
+  }
+  return outcome.result;
+}
+
+void ExpectError(const absl::StatusOr<HttpResponse>& result,
+                 absl::StatusCode code, absl::string_view reason) {
+  ASSERT_FALSE(result.ok()) << "HTTP " << result->status_code;
+  EXPECT_EQ(result.status().code(), code) << result.status();
+  const absl::optional<google::rpc::ErrorInfo> info =
+      GetErrorInfo(result.status());
+  ASSERT_TRUE(info.has_value()) << result.status();
+  EXPECT_EQ(info->domain(), "mxgate");
+  EXPECT_EQ(info->reason(), reason);
+}
+
+// Polls `condition` until it holds or `kWait` passes.
+bool Eventually(const std::function<bool()>& condition) {
+  const absl::Time give_up = absl::Now() + kWait;
+  while (!condition()) {
+    if (absl::Now() > give_up) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+testing::ScriptedResponse Answer(int status, std::string body = "",
+                                 absl::Duration delay = absl::ZeroDuration()) {
+  testing::ScriptedResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  response.delay = delay;
+  return response;
+}
+
+testing::ScriptedResponse CloseWithoutAnswer() {
+  testing::ScriptedResponse response;
+  response.close_without_answer = true;
+  return response;
+}
+
+// A loopback port nobody listens on: bound, then released.
+int ClosedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+class CurlTransportTest : public ::testing::Test {
+ protected:
+  static CurlTransport::Options TransportOptions() {
+    CurlTransport::Options options;
+    options.max_response_bytes = kMaxResponseBytes;
+    return options;
+  }
+
+  HttpRequest Request(absl::string_view method, absl::string_view path,
+                      std::string body = "") const {
+    HttpRequest request;
+    request.method = std::string(method);
+    request.url = absl::StrCat(upstream_.base_url(), path);
+    request.body = std::move(body);
+    request.deadline = absl::Now() + kWait;
+    return request;
+  }
+
+  std::shared_ptr<Outcome> Send(HttpRequest request) {
+    auto outcome = std::make_shared<Outcome>();
+    outcome->id = transport_->Send(
+        std::move(request), [outcome](absl::StatusOr<HttpResponse> result) {
+          outcome->thread = std::this_thread::get_id();
+          outcome->result = std::move(result);
+          outcome->done.Notify();
+        });
+    return outcome;
+  }
+
+  // Sends a request the upstream answers only after kSlowAnswer, and
+  // returns once the upstream holds it.
+  std::shared_ptr<Outcome> SendSlowRequest() {
+    upstream_.Enqueue(Answer(200, "late", kSlowAnswer));
+    std::shared_ptr<Outcome> outcome = Send(Request("POST", "/slow", "{}"));
+    EXPECT_TRUE(Eventually([&] { return upstream_.requests().size() == 1; }))
+        << "the slow request never arrived";
+    return outcome;
+  }
+
+  // Declared first, destroyed last: the transport may still talk to it.
+  testing::RecordingUpstream upstream_;
+  std::unique_ptr<CurlTransport> transport_ =
+      std::make_unique<CurlTransport>(TransportOptions());
+};
+
+// ------------------------------------------------------------- answers
+
+struct RoundTripCase {
+  const char* method;
+  const char* body;
+  int status;
+};
+void PrintTo(const RoundTripCase& c, std::ostream* os) { *os << c.method; }
+
+class CurlTransportRoundTrip
+    : public CurlTransportTest,
+      public ::testing::WithParamInterface<RoundTripCase> {};
+
+TEST_P(CurlTransportRoundTrip, ReturnsStatusLowerCasedHeadersAndBody) {
+  const RoundTripCase& param = GetParam();
+  testing::ScriptedResponse answer = Answer(param.status, R"({"ok":true})");
+  answer.headers = {{"X-Request-Id", "req-1"},
+                    {"Content-Type", "application/json"}};
+  upstream_.Enqueue(answer);
+
+  const absl::StatusOr<HttpResponse> result = Await(
+      *Send(Request(param.method, "/users/u%201/members?page=2", param.body)));
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status_code, param.status);
+  EXPECT_THAT(result->headers,
+              ElementsAre(Pair("x-request-id", "req-1"),
+                          Pair("content-type", "application/json"),
+                          Pair("content-length", "11")));
+  EXPECT_EQ(result->body, R"({"ok":true})");
+  const std::vector<testing::RecordedRequest> recorded = upstream_.requests();
+  ASSERT_THAT(recorded, SizeIs(1));
+  EXPECT_EQ(recorded[0].method, param.method);
+  EXPECT_EQ(recorded[0].target, "/users/u%201/members?page=2");
+  EXPECT_EQ(recorded[0].body, param.body);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Methods, CurlTransportRoundTrip,
+    ::testing::Values(RoundTripCase{"GET", "", 200},
+                      RoundTripCase{"POST", R"({"member":{}})", 202}),
+    [](const ::testing::TestParamInfo<RoundTripCase>& info) {
+      return std::string(info.param.method);
+    });
+
+TEST_F(CurlTransportTest, SendsHeadersInOrderAndNoExpect) {
+  HttpRequest request = Request("POST", "/members", std::string(4096, 'x'));
+  request.headers = {{"Accept", "application/vnd.mx.api.v1+json"},
+                     {"Accept-Version", "v20111101"},
+                     {"Authorization", "Basic Y2xpZW50OmtleQ=="},
+                     {"Content-Type", "application/json"},
+                     {"X-CALLBACK-PAYLOAD", "eyJ1c2VyIjoxfQ=="}};
+  const HttpHeaders sent = request.headers;
+
+  ASSERT_TRUE(Await(*Send(std::move(request))).ok());
+
+  const std::vector<testing::RecordedRequest> recorded = upstream_.requests();
+  ASSERT_THAT(recorded, SizeIs(1));
+  // libcurl adds Host and Content-Length; everything else is ours, in order.
+  HttpHeaders ours;
+  for (const auto& [name, value] : recorded[0].headers) {
+    EXPECT_FALSE(absl::EqualsIgnoreCase(name, "Expect"))
+        << name << ": " << value;
+    if (absl::EqualsIgnoreCase(name, "Host")) continue;
+    if (absl::EqualsIgnoreCase(name, "Content-Length")) {
+      EXPECT_EQ(value, "4096");
+      continue;
+    }
+    ours.emplace_back(name, value);
+  }
+  EXPECT_EQ(ours, sent);
+  EXPECT_EQ(recorded[0].body, std::string(4096, 'x'));
+}
+
+TEST_F(CurlTransportTest, ReturnsA404AnswerAsSuccess) {
+  upstream_.Enqueue(Answer(404, R"({"error":{"message":"no such user"}})"));
+
+  const absl::StatusOr<HttpResponse> result =
+      Await(*Send(Request("POST", "/users/nobody/members", "{}")));
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status_code, 404);
+  EXPECT_EQ(result->body, R"({"error":{"message":"no such user"}})");
+}
+
+TEST_F(CurlTransportTest, ReusesOneConnectionForSequentialRequests) {
+  for (const char* path : {"/first", "/second"}) {
+    const absl::StatusOr<HttpResponse> result =
+        Await(*Send(Request("POST", path, "{}")));
+    ASSERT_TRUE(result.ok()) << path << ": " << result.status();
+    EXPECT_EQ(result->status_code, 200);
+  }
+  EXPECT_THAT(upstream_.requests(), SizeIs(2));
+  EXPECT_EQ(upstream_.connections(), 1);
+}
+
+TEST_F(CurlTransportTest, AcceptsAnAnswerOfExactlyTheSizeLimit) {
+  upstream_.Enqueue(Answer(200, std::string(kMaxResponseBytes, 'a')));
+
+  const absl::StatusOr<HttpResponse> result =
+      Await(*Send(Request("GET", "/big")));
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->body.size(), kMaxResponseBytes);
+}
+
+TEST_F(CurlTransportTest, RefusesAnAnswerLargerThanTheSizeLimit) {
+  upstream_.Enqueue(Answer(200, std::string(kMaxResponseBytes + 1, 'a')));
+
+  ExpectError(Await(*Send(Request("GET", "/too-big"))),
+              absl::StatusCode::kResourceExhausted,
+              kReasonUpstreamResponseTooLarge);
+}
+
+// ------------------------------------------------------------ failures
+
+TEST_F(CurlTransportTest, SendsNothingWhenTheDeadlineHasAlreadyPassed) {
+  HttpRequest late = Request("POST", "/late", "{}");
+  late.deadline = absl::Now() - absl::Seconds(1);
+
+  ExpectError(Await(*Send(std::move(late))),
+              absl::StatusCode::kDeadlineExceeded, kReasonUpstreamTimeout);
+
+  // A request sent afterwards on the same loop is the only one to arrive.
+  ASSERT_TRUE(Await(*Send(Request("GET", "/after"))).ok());
+  const std::vector<testing::RecordedRequest> recorded = upstream_.requests();
+  ASSERT_THAT(recorded, SizeIs(1));
+  EXPECT_EQ(recorded[0].target, "/after");
+}
+
+TEST_F(CurlTransportTest, TimesOutAnAnswerSlowerThanTheDeadline) {
+  upstream_.Enqueue(Answer(200, "late", kSlowAnswer));
+  HttpRequest request = Request("POST", "/slow", "{}");
+  request.deadline = absl::Now() + absl::Milliseconds(200);
+
+  ExpectError(Await(*Send(std::move(request))),
+              absl::StatusCode::kDeadlineExceeded, kReasonUpstreamTimeout);
+}
+
+TEST_F(CurlTransportTest, ReportsAClosedPortAsUnreachable) {
+  HttpRequest request = Request("POST", "/members", "{}");
+  request.url = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/members");
+
+  ExpectError(Await(*Send(std::move(request))), absl::StatusCode::kUnavailable,
+              kReasonUpstreamUnreachable);
+}
+
+struct DroppedConnectionCase {
+  const char* name;
+  // Whether a first request leaves a kept-alive connection for the POST.
+  bool reused_connection;
+};
+void PrintTo(const DroppedConnectionCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class CurlTransportDroppedConnection
+    : public CurlTransportTest,
+      public ::testing::WithParamInterface<DroppedConnectionCase> {};
+
+// MX may have created the member before the connection dropped: re-sending
+// the POST could create it twice.
+TEST_P(CurlTransportDroppedConnection, ReportsOutcomeUnknownAndNeverResends) {
+  std::vector<std::string> expected_targets;
+  if (GetParam().reused_connection) upstream_.Enqueue(Answer(200));
+  upstream_.Enqueue(CloseWithoutAnswer());  // then for every later request
+  if (GetParam().reused_connection) {
+    ASSERT_TRUE(Await(*Send(Request("GET", "/warm-up"))).ok());
+    expected_targets.push_back("/warm-up");
+  }
+
+  ExpectError(Await(*Send(Request("POST", "/users/u1/members", "{}"))),
+              absl::StatusCode::kUnknown, kReasonUpstreamOutcomeUnknown);
+
+  expected_targets.push_back("/users/u1/members");
+  std::vector<std::string> targets;
+  for (const testing::RecordedRequest& request : upstream_.requests()) {
+    targets.push_back(request.target);
+  }
+  EXPECT_EQ(targets, expected_targets);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Connections, CurlTransportDroppedConnection,
+    ::testing::Values(DroppedConnectionCase{"FreshConnection", false},
+                      DroppedConnectionCase{"ReusedConnection", true}),
+    [](const ::testing::TestParamInfo<DroppedConnectionCase>& info) {
+      return std::string(info.param.name);
+    });
+
+// ------------------------------------------------------ cancel, shutdown
+
+TEST_F(CurlTransportTest, CancelsASlowTransferAtOnceAndClosesItsConnection) {
+  const std::shared_ptr<Outcome> outcome = SendSlowRequest();
+  const absl::Time cancelled_at = absl::Now();
+
+  transport_->Cancel(outcome->id);
+
+  ExpectError(Await(*outcome), absl::StatusCode::kCancelled, kReasonCancelled);
+  EXPECT_LT(absl::Now() - cancelled_at, kSlowAnswer / 2);
+  EXPECT_TRUE(Eventually([&] { return upstream_.aborted() == 1; }))
+      << "the upstream never saw the connection close";
+}
+
+TEST_F(CurlTransportTest, IgnoresCancelOfAFinishedTransfer) {
+  const std::shared_ptr<Outcome> first = Send(Request("GET", "/first"));
+  ASSERT_TRUE(Await(*first).ok());
+
+  transport_->Cancel(first->id);
+
+  const absl::StatusOr<HttpResponse> second =
+      Await(*Send(Request("GET", "/second")));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->status_code, 200);
+}
+
+TEST_F(CurlTransportTest, CancelsTransfersInFlightWhenDestroyed) {
+  const std::shared_ptr<Outcome> outcome = SendSlowRequest();
+  const absl::Time destroyed_at = absl::Now();
+
+  transport_.reset();
+
+  EXPECT_LT(absl::Now() - destroyed_at, kSlowAnswer / 2);
+  ASSERT_TRUE(outcome->done.HasBeenNotified())
+      << "the destructor returned before the callback ran";
+  ExpectError(outcome->result, absl::StatusCode::kCancelled, kReasonCancelled);
+}
+
+// ------------------------------------------------------------ concurrency
+
+TEST_F(CurlTransportTest, RunsManyConcurrentTransfersOnOneThread) {
+  constexpr int kTransfers = 200;
+  upstream_.Enqueue(Answer(200, "ok", absl::Milliseconds(100)));
+
+  std::vector<std::shared_ptr<Outcome>> outcomes;
+  for (int i = 0; i < kTransfers; ++i) {
+    outcomes.push_back(Send(Request("GET", absl::StrCat("/concurrent/", i))));
+  }
+
+  const absl::Time give_up = absl::Now() + kWait;
+  std::set<std::thread::id> threads;
+  for (const std::shared_ptr<Outcome>& outcome : outcomes) {
+    const absl::StatusOr<HttpResponse> result = Await(*outcome, give_up);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->status_code, 200);
+    threads.insert(outcome->thread);
+  }
+  EXPECT_THAT(threads, SizeIs(1));
+  EXPECT_NE(*threads.begin(), std::this_thread::get_id());
+  EXPECT_THAT(upstream_.requests(), SizeIs(kTransfers));
+}
+
+}  // namespace
+}  // namespace mxgate
