@@ -35,8 +35,8 @@ constexpr char kV1JsonType[] = "application/vnd.mx.api.v1+json";
 
 // MX's X-CALLBACK-PAYLOAD limit, in characters.
 constexpr size_t kMaxCallbackPayload = 1024;
-// listInstitutionCredentials' records_per_page: default 25, values above
-// 1000 fall back to the default (spec parameter recordsPerPageMax1000).
+// records_per_page of the listing routes: default 25, values above 1000 fall
+// back to the default (spec parameter recordsPerPageMax1000).
 constexpr int kDefaultPerPage = 25;
 constexpr int kMaxPerPage = 1000;
 
@@ -94,6 +94,79 @@ bool IsKnownProduct(absl::string_view product) {
   return kProducts->count(product) > 0;
 }
 
+// MX Bank's MFA: one challenge per test password, and the follow-up that
+// answering `challenge` brings (same type, another guid).
+struct ChallengeOption {
+  const char* guid;
+  const char* label;
+  const char* value;
+};
+
+struct Challenge {
+  const char* guid;
+  const char* type;  // TEXT, OPTIONS or IMAGE_DATA
+  const char* label;
+  const Challenge* follow_up;        // what answering `challenge` leads to
+  const char* image_data = nullptr;  // IMAGE_DATA only
+  std::vector<ChallengeOption> options = {};  // OPTIONS only
+};
+
+// A 1x1 PNG (one translucent red pixel) as a data URI.
+constexpr char kImageDataUri[] =
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU"
+    "lEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+struct Challenges {
+  Challenge text{kTextChallengeGuid, "TEXT",
+                 "What is the name of your first pet?", &text_follow_up};
+  Challenge text_follow_up{kTextFollowUpChallengeGuid, "TEXT",
+                           "What city were you born in?", &text_follow_up};
+  Challenge options{kOptionsChallengeGuid,
+                    "OPTIONS",
+                    "Where should we send your one-time code?",
+                    &options_follow_up,
+                    nullptr,
+                    {{"CRD-93b4c5d6-d7e8-4cf3-a405-8091a2b3c4d5",
+                      "Text (***) ***-0123", "correct"},
+                     {"CRD-a4c5d6e7-e8f9-4d04-b516-91a2b3c4d5e6",
+                      "Email m***@example.com", "incorrect"}}};
+  Challenge options_follow_up{
+      kOptionsFollowUpChallengeGuid,
+      "OPTIONS",
+      "Which of these streets have you lived on?",
+      &options_follow_up,
+      nullptr,
+      {{"CRD-b5d6e7f8-f90a-4e15-8627-a2b3c4d5e6f7", "Elm Street", "incorrect"},
+       {"CRD-c6e7f809-0a1b-4f26-9738-b3c4d5e6f7a8", "Main Street", "correct"}}};
+  Challenge image{kImageChallengeGuid, "IMAGE_DATA",
+                  "What is shown in this image?", &image_follow_up,
+                  kImageDataUri};
+  Challenge image_follow_up{kImageFollowUpChallengeGuid, "IMAGE_DATA",
+                            "What colour is the square in this image?",
+                            &image_follow_up, kImageDataUri};
+};
+
+const Challenges& MxBankChallenges() {
+  static const auto* const kChallenges = new Challenges;
+  return *kChallenges;
+}
+
+// How an aggregation step ends.
+enum class Outcome {
+  kConnected,
+  kChallenged,
+  kDeniedCredentials,
+  kDeniedAnswer,
+  kFailed,
+};
+
+// A member's next move, taken once the clock reaches `at`.
+struct Step {
+  absl::Time at;
+  Outcome outcome = Outcome::kConnected;
+  const Challenge* challenge = nullptr;  // kChallenged only
+};
+
 struct User {
   std::string guid;
   absl::optional<std::string> id;
@@ -113,11 +186,70 @@ struct Member {
   bool background_aggregation_is_disabled = false;
   std::vector<std::string> use_cases;
   std::string connection_status;
+  absl::optional<std::string> connection_status_message;
   bool is_being_aggregated = false;
+  bool is_authenticated = false;
+  bool has_processed_data = false;  // accounts, account numbers, transactions
   absl::optional<absl::Time> aggregated_at;
+  absl::optional<absl::Time> successfully_aggregated_at;
   absl::optional<std::string> most_recent_job_guid;
   absl::optional<std::string> oauth_window_uri;
+  bool oauth_window_used = false;
+  const Challenge* challenge = nullptr;  // the open one while CHALLENGED
+  absl::optional<Step> next_step;        // while CREATED or RESUMED with a job
 };
+
+// The text MX would show the end user after `outcome` (sandbox wording but
+// for FAILED's, which is MX Bank's).
+std::string StatusMessage(Outcome outcome, const Institution& institution) {
+  switch (outcome) {
+    case Outcome::kConnected:
+      return absl::StrCat("Connected to ", institution.name, ".");
+    case Outcome::kChallenged:
+      return absl::StrCat("To authenticate your connection to ",
+                          institution.name,
+                          ", please answer the following challenge(s).");
+    case Outcome::kDeniedCredentials:
+      return absl::StrCat("The credentials entered do not match those at ",
+                          institution.name, ". Please update them.");
+    case Outcome::kDeniedAnswer:
+      return absl::StrCat("The answer given was not accepted by ",
+                          institution.name, ".");
+    case Outcome::kFailed:
+      return "You must fill out the username and password fields.";
+  }
+  return "";
+}
+
+// Takes the member's next step if the clock has reached it. Everything a
+// step sets is dated at the step's time, not at the time it is noticed.
+void Advance(Member& m, absl::Time now) {
+  if (!m.next_step.has_value() || now < m.next_step->at) return;
+  const Step step = *m.next_step;
+  m.next_step.reset();
+  m.is_being_aggregated = false;
+  m.challenge = nullptr;
+  m.connection_status_message = StatusMessage(step.outcome, *m.institution);
+  switch (step.outcome) {
+    case Outcome::kConnected:
+      m.connection_status = "CONNECTED";
+      m.is_authenticated = true;
+      m.has_processed_data = true;
+      m.successfully_aggregated_at = step.at;
+      break;
+    case Outcome::kChallenged:
+      m.connection_status = "CHALLENGED";
+      m.challenge = step.challenge;
+      break;
+    case Outcome::kDeniedCredentials:
+    case Outcome::kDeniedAnswer:
+      m.connection_status = "DENIED";
+      break;
+    case Outcome::kFailed:
+      m.connection_status = "FAILED";
+      break;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Responses.
@@ -157,6 +289,17 @@ SandboxResponse Error(int status, absl::string_view message) {
   return Json(status, kJsonType, buffer);
 }
 
+// The oauth_window_uri is a page for a browser, so it answers in HTML.
+SandboxResponse Html(int status, absl::string_view title,
+                     absl::string_view text) {
+  return {
+      status, "text/html",
+      absl::StrCat("<!doctype html><html><head><title>", title,
+                   "</title></head><body><p>", text, "</p></body></html>\n")};
+}
+
+SandboxResponse NoContent() { return {204, "", ""}; }
+
 absl::string_view ContentType(ApiVersion version) {
   return version == ApiVersion::kV20111101 ? kV1JsonType : kJsonType;
 }
@@ -166,23 +309,27 @@ std::string FormatTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%S.000Z", t, absl::UTCTimeZone());
 }
 
+void NullableTime(JsonWriter& w, const absl::optional<absl::Time>& t) {
+  if (t.has_value()) {
+    String(w, FormatTimestamp(*t));
+  } else {
+    w.Null();
+  }
+}
+
 // Every MemberResponse property of both versions (the two lists are equal),
 // in the spec's order. most_recent_job_guid is a string in both, as MX sends
 // it, although v20111101's spec types it boolean (a known spec bug).
 void WriteMember(JsonWriter& w, const Member& m) {
   w.StartObject();
   Key(w, "aggregated_at");
-  if (m.aggregated_at.has_value()) {
-    String(w, FormatTimestamp(*m.aggregated_at));
-  } else {
-    w.Null();
-  }
+  NullableTime(w, m.aggregated_at);
   Key(w, "background_aggregation_is_disabled");
   w.Bool(m.background_aggregation_is_disabled);
   Key(w, "connection_status");
   String(w, m.connection_status);
   Key(w, "connection_status_message");
-  w.Null();
+  NullableString(w, m.connection_status_message);
   Key(w, "guid");
   String(w, m.guid);
   Key(w, "id");
@@ -214,7 +361,7 @@ void WriteMember(JsonWriter& w, const Member& m) {
   Key(w, "oauth_window_uri");
   NullableString(w, m.oauth_window_uri);
   Key(w, "successfully_aggregated_at");
-  w.Null();  // nothing here ever finishes aggregating
+  NullableTime(w, m.successfully_aggregated_at);
   Key(w, "use_cases");
   w.StartArray();
   for (const std::string& use_case : m.use_cases) String(w, use_case);
@@ -234,6 +381,78 @@ SandboxResponse MemberBody(int status, ApiVersion version, const Member& m) {
   WriteMember(w, m);
   w.EndObject();
   return Json(status, ContentType(version), buffer);
+}
+
+// Every ChallengeResponse property, in the spec's order. field_name is null
+// as in MX's MFA guide; unused arrays are empty rather than null.
+void WriteChallenge(JsonWriter& w, const Challenge& c) {
+  w.StartObject();
+  Key(w, "field_name");
+  w.Null();
+  Key(w, "guid");
+  String(w, c.guid);
+  Key(w, "image_data");
+  if (c.image_data != nullptr) {
+    String(w, c.image_data);
+  } else {
+    w.Null();
+  }
+  Key(w, "image_options");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "label");
+  String(w, c.label);
+  Key(w, "options");
+  w.StartArray();
+  for (const ChallengeOption& option : c.options) {
+    w.StartObject();
+    Key(w, "guid");
+    String(w, option.guid);
+    Key(w, "label");
+    String(w, option.label);
+    Key(w, "value");
+    String(w, option.value);
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "type");
+  String(w, c.type);
+  w.EndObject();
+}
+
+// Every MemberStatusResponse property of both versions (the lists are
+// equal), in the spec's order.
+SandboxResponse MemberStatusBody(ApiVersion version, const Member& m) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter w(buffer);
+  w.StartObject();
+  Key(w, "member");
+  w.StartObject();
+  Key(w, "aggregated_at");
+  NullableTime(w, m.aggregated_at);
+  Key(w, "challenges");
+  w.StartArray();
+  if (m.challenge != nullptr) WriteChallenge(w, *m.challenge);
+  w.EndArray();
+  Key(w, "connection_status");
+  String(w, m.connection_status);
+  Key(w, "guid");
+  String(w, m.guid);
+  Key(w, "has_processed_account_numbers");
+  w.Bool(m.has_processed_data);
+  Key(w, "has_processed_accounts");
+  w.Bool(m.has_processed_data);
+  Key(w, "has_processed_transactions");
+  w.Bool(m.has_processed_data);
+  Key(w, "is_authenticated");
+  w.Bool(m.is_authenticated);
+  Key(w, "is_being_aggregated");
+  w.Bool(m.is_being_aggregated);
+  Key(w, "successfully_aggregated_at");
+  NullableTime(w, m.successfully_aggregated_at);
+  w.EndObject();
+  w.EndObject();
+  return Json(200, ContentType(version), buffer);
 }
 
 SandboxResponse UserBody(ApiVersion version, const User& user) {
@@ -552,6 +771,40 @@ absl::StatusOr<CreateUserInput> ParseCreateUser(absl::string_view body) {
   return input;
 }
 
+// resumeAggregation's body (MemberResumeRequestBody):
+// {"member":{"challenges":[{"guid":"...","value":"..."}, ...]}}, as
+// (guid, value) pairs.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseResume(
+    absl::string_view body) {
+  absl::StatusOr<rapidjson::Document> doc = ParseObject(body);
+  if (!doc.ok()) return doc.status();
+  auto member_it = doc->FindMember("member");
+  if (member_it == doc->MemberEnd() || !member_it->value.IsObject()) {
+    return absl::InvalidArgumentError("Request body needs a member object.");
+  }
+  const absl::Status bad = absl::InvalidArgumentError(
+      "member.challenges must be an array of objects of string guid and "
+      "value.");
+  auto challenges_it = member_it->value.FindMember("challenges");
+  if (challenges_it == member_it->value.MemberEnd() ||
+      !challenges_it->value.IsArray()) {
+    return bad;
+  }
+  std::vector<std::pair<std::string, std::string>> answers;
+  for (const rapidjson::Value& item : challenges_it->value.GetArray()) {
+    absl::optional<std::string> guid;
+    absl::optional<std::string> value;
+    if (!item.IsObject() ||
+        !OptionalString(item, "guid", "member.challenges[]", &guid).ok() ||
+        !OptionalString(item, "value", "member.challenges[]", &value).ok() ||
+        !guid.has_value() || !value.has_value()) {
+      return bad;
+    }
+    answers.emplace_back(std::move(*guid), std::move(*value));
+  }
+  return answers;
+}
+
 // A positive integer query parameter, or nullopt.
 absl::optional<int> PositiveInt(const SandboxRequest& request,
                                 const std::string& name) {
@@ -562,6 +815,43 @@ absl::optional<int> PositiveInt(const SandboxRequest& request,
     return absl::nullopt;
   }
   return value;
+}
+
+// The slice of `total` records that the page / records_per_page query
+// parameters select. MX documents 10 as the least records_per_page; 1-9 are
+// honoured anyway so that short lists can be paged through.
+struct Page {
+  int number = 1;
+  int per_page = kDefaultPerPage;
+  int64_t first = 0;  // index of the page's first record
+  int64_t end = 0;    // one past its last
+  int64_t total = 0;
+};
+
+Page Paginate(const SandboxRequest& request, int64_t total) {
+  Page page;
+  page.number = PositiveInt(request, "page").value_or(1);
+  page.per_page =
+      PositiveInt(request, "records_per_page").value_or(kDefaultPerPage);
+  if (page.per_page > kMaxPerPage) page.per_page = kDefaultPerPage;
+  page.total = total;
+  page.first = static_cast<int64_t>(page.number - 1) * page.per_page;
+  page.end = std::min(total, page.first + page.per_page);
+  return page;
+}
+
+void WritePagination(JsonWriter& w, const Page& page) {
+  Key(w, "pagination");
+  w.StartObject();
+  Key(w, "current_page");
+  w.Int(page.number);
+  Key(w, "per_page");
+  w.Int(page.per_page);
+  Key(w, "total_entries");
+  w.Int64(page.total);
+  Key(w, "total_pages");
+  w.Int64((page.total + page.per_page - 1) / page.per_page);  // 0 if empty
+  w.EndObject();
 }
 
 const Institution* FindInstitutionByCode(absl::string_view code) {
@@ -638,12 +928,55 @@ absl::optional<SandboxResponse> CheckOauth(const Institution& institution,
   return absl::nullopt;
 }
 
+// A credential's value by its field_name (LOGIN, PASSWORD), or "".
+absl::string_view CredentialValue(
+    const Institution& institution,
+    const std::vector<std::pair<std::string, std::string>>& credentials,
+    absl::string_view field_name) {
+  for (const CredentialField& field : institution.credentials) {
+    if (field.field_name != field_name) continue;
+    for (const auto& [guid, value] : credentials) {
+      if (guid == field.guid) return value;
+    }
+  }
+  return "";
+}
+
+// How an mxbank job ends, by MX Bank's test credentials (mx_sandbox.h);
+// StartJob dates it. Only the outcome is kept: no credential is stored.
+Step MxBankJobEnd(
+    const Institution& institution,
+    const std::vector<std::pair<std::string, std::string>>& credentials) {
+  const Challenges& challenges = MxBankChallenges();
+  Step end;
+  if (CredentialValue(institution, credentials, "LOGIN") != "mxuser") {
+    end.outcome = Outcome::kDeniedCredentials;
+    return end;
+  }
+  const absl::string_view password =
+      CredentialValue(institution, credentials, "PASSWORD");
+  if (password == "challenge") end.challenge = &challenges.text;
+  if (password == "options") end.challenge = &challenges.options;
+  if (password == "image") end.challenge = &challenges.image;
+  if (end.challenge != nullptr) {
+    end.outcome = Outcome::kChallenged;
+  } else if (password == "BAD_REQUEST") {
+    end.outcome = Outcome::kFailed;
+  }
+  return end;
+}
+
 enum class Route {
   kNone,
   kStats,
+  kOauthAuthorize,
   kCreateUser,
   kCreateMember,
   kReadMember,
+  kDeleteMember,
+  kReadMemberStatus,
+  kListMemberChallenges,
+  kResumeAggregation,
   kListInstitutionCredentials,
 };
 
@@ -672,10 +1005,25 @@ Route MatchRoute(absl::string_view method, absl::string_view path,
     return true;
   };
   if (matches("GET", {"_sandbox", "stats"})) return Route::kStats;
+  if (matches("GET", {"oauth", "authorize", "{}"})) {
+    return Route::kOauthAuthorize;
+  }
   if (matches("POST", {"users"})) return Route::kCreateUser;
   if (matches("POST", {"users", "{}", "members"})) return Route::kCreateMember;
   if (matches("GET", {"users", "{}", "members", "{}"})) {
     return Route::kReadMember;
+  }
+  if (matches("DELETE", {"users", "{}", "members", "{}"})) {
+    return Route::kDeleteMember;
+  }
+  if (matches("GET", {"users", "{}", "members", "{}", "status"})) {
+    return Route::kReadMemberStatus;
+  }
+  if (matches("GET", {"users", "{}", "members", "{}", "challenges"})) {
+    return Route::kListMemberChallenges;
+  }
+  if (matches("PUT", {"users", "{}", "members", "{}", "resume"})) {
+    return Route::kResumeAggregation;
   }
   if (matches("GET", {"institutions", "{}", "credentials"})) {
     return Route::kListInstitutionCredentials;
@@ -694,7 +1042,9 @@ struct Sandbox::State {
   std::unordered_map<std::string, std::string> member_guid_by_id;
   std::mt19937_64 random{std::random_device{}()};
   int64_t members_created = 0;
-  int64_t requests = 0;
+  int64_t members_deleted = 0;
+  int64_t requests = 0;         // MX routes, any answer
+  int64_t status_requests = 0;  // readMemberStatus, any answer
 
   explicit State(const SandboxOptions& sandbox_options)
       : options(sandbox_options) {
@@ -733,8 +1083,8 @@ struct Sandbox::State {
   }
 
   // The same rule for members, which must also belong to `user`.
-  const Member* FindMember(const User& user, absl::string_view identifier,
-                           ApiVersion version) const {
+  Member* FindMember(const User& user, absl::string_view identifier,
+                     ApiVersion version) {
     std::string guid(identifier);
     if (version == ApiVersion::kV20250224 && members.count(guid) == 0) {
       auto by_id = member_guid_by_id.find(guid);
@@ -747,14 +1097,55 @@ struct Sandbox::State {
     return &it->second;
   }
 
+  // The member a path names, brought up to date with the clock, or the 404
+  // that refuses the path.
+  struct Lookup {
+    Member* member = nullptr;
+    SandboxResponse error;  // when member is nullptr
+  };
+
+  Lookup FindCurrentMember(absl::string_view user_identifier,
+                           absl::string_view member_identifier,
+                           ApiVersion version) {
+    Lookup result;
+    const User* user = FindUser(user_identifier, version);
+    if (user == nullptr) {
+      result.error = Error(404, "User not found.");
+      return result;
+    }
+    result.member = FindMember(*user, member_identifier, version);
+    if (result.member == nullptr) {
+      result.error = Error(404, "Member not found.");
+      return result;
+    }
+    Advance(*result.member, options.now());
+    return result;
+  }
+
+  // Starts an aggregation job now; `end` happens one step later.
+  void StartJob(Member& m, Step end) {
+    const absl::Time now = options.now();
+    m.connection_status = "CREATED";
+    m.connection_status_message.reset();
+    m.is_being_aggregated = true;
+    m.aggregated_at = now;
+    m.most_recent_job_guid = NewGuid("JOB");
+    end.at = now + options.step;
+    m.next_step = end;
+  }
+
   SandboxResponse Stats() const {
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();
     Key(w, "members_created");
     w.Int64(members_created);
+    Key(w, "members_deleted");
+    w.Int64(members_deleted);
     Key(w, "requests");
     w.Int64(requests);
+    Key(w, "status_requests");
+    w.Int64(status_requests);
     w.EndObject();
     return Json(200, kJsonType, buffer);
   }
@@ -834,9 +1225,7 @@ struct Sandbox::State {
       // the member exists, but no job runs.
       status = 201;
     } else {
-      m.is_being_aggregated = true;
-      m.aggregated_at = options.now();
-      m.most_recent_job_guid = NewGuid("JOB");
+      StartJob(m, MxBankJobEnd(*institution, input->credentials));
     }
     ++members_created;
     if (m.id.has_value()) member_guid_by_id[*m.id] = m.guid;
@@ -847,12 +1236,127 @@ struct Sandbox::State {
 
   SandboxResponse ReadMember(absl::string_view user_identifier,
                              absl::string_view member_identifier,
-                             ApiVersion version) const {
-    const User* user = FindUser(user_identifier, version);
-    if (user == nullptr) return Error(404, "User not found.");
-    const Member* member = FindMember(*user, member_identifier, version);
-    if (member == nullptr) return Error(404, "Member not found.");
-    return MemberBody(200, version, *member);
+                             ApiVersion version) {
+    Lookup found =
+        FindCurrentMember(user_identifier, member_identifier, version);
+    if (found.member == nullptr) return found.error;
+    return MemberBody(200, version, *found.member);
+  }
+
+  SandboxResponse DeleteMember(absl::string_view user_identifier,
+                               absl::string_view member_identifier,
+                               ApiVersion version) {
+    Lookup found =
+        FindCurrentMember(user_identifier, member_identifier, version);
+    if (found.member == nullptr) return found.error;
+    if (found.member->id.has_value()) {
+      member_guid_by_id.erase(*found.member->id);
+    }
+    const std::string guid = found.member->guid;  // not a key into the node
+    members.erase(guid);
+    ++members_deleted;
+    return NoContent();
+  }
+
+  SandboxResponse ReadMemberStatus(absl::string_view user_identifier,
+                                   absl::string_view member_identifier,
+                                   ApiVersion version) {
+    Lookup found =
+        FindCurrentMember(user_identifier, member_identifier, version);
+    if (found.member == nullptr) return found.error;
+    return MemberStatusBody(version, *found.member);
+  }
+
+  SandboxResponse ListMemberChallenges(const SandboxRequest& request,
+                                       absl::string_view user_identifier,
+                                       absl::string_view member_identifier,
+                                       ApiVersion version) {
+    Lookup found =
+        FindCurrentMember(user_identifier, member_identifier, version);
+    if (found.member == nullptr) return found.error;
+    const Challenge* challenge = found.member->challenge;
+    if (challenge == nullptr) return NoContent();  // not CHALLENGED
+
+    const Page page = Paginate(request, 1);
+    rapidjson::StringBuffer buffer;
+    JsonWriter w(buffer);
+    w.StartObject();
+    Key(w, "challenges");
+    w.StartArray();
+    if (page.first < page.end) WriteChallenge(w, *challenge);
+    w.EndArray();
+    WritePagination(w, page);
+    w.EndObject();
+    return Json(200, ContentType(version), buffer);
+  }
+
+  SandboxResponse ResumeAggregation(const SandboxRequest& request,
+                                    absl::string_view user_identifier,
+                                    absl::string_view member_identifier,
+                                    ApiVersion version) {
+    Lookup found =
+        FindCurrentMember(user_identifier, member_identifier, version);
+    if (found.member == nullptr) return found.error;
+    Member& m = *found.member;
+    if (m.challenge == nullptr) {
+      return Error(405,
+                   "A constraint on the requested endpoint wasn't met: the "
+                   "member is not CHALLENGED.");
+    }
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> answers =
+        ParseResume(request.body);
+    if (!answers.ok()) return Error(400, answers.status().message());
+    // Exactly one answer for the one open challenge. Messages name guids,
+    // never answers.
+    const std::string* value = nullptr;
+    for (const auto& [guid, answer] : *answers) {
+      if (guid != m.challenge->guid) {
+        return Error(400, absl::StrCat("Challenge guid \"", guid,
+                                       "\" is not an open challenge of this "
+                                       "member."));
+      }
+      if (value != nullptr) {
+        return Error(400, absl::StrCat("Challenge ", guid,
+                                       " is answered more than once."));
+      }
+      value = &answer;
+    }
+    if (value == nullptr) {
+      return Error(400, absl::StrCat("Missing an answer for challenge ",
+                                     m.challenge->guid, "."));
+    }
+
+    Step step{options.now() + options.step, Outcome::kDeniedAnswer, nullptr};
+    if (*value == "correct") {
+      step.outcome = Outcome::kConnected;
+    } else if (*value == "challenge") {
+      step.outcome = Outcome::kChallenged;
+      step.challenge = m.challenge->follow_up;
+    }
+    m.connection_status = "RESUMED";
+    m.connection_status_message.reset();
+    m.is_being_aggregated = true;
+    m.challenge = nullptr;
+    m.next_step = step;
+    return MemberBody(202, version, m);
+  }
+
+  // The page behind an oauth_window_uri, standing in for the institution's
+  // login: fetching it is the end user finishing OAuth.
+  SandboxResponse AuthorizeOauth(absl::string_view member_guid) {
+    auto it = members.find(std::string(member_guid));
+    if (it == members.end() || !it->second.is_oauth) {
+      return Html(404, "Not found", "Unknown authorization link.");
+    }
+    Member& m = it->second;
+    if (m.oauth_window_used) {
+      return Html(410, "Link expired",
+                  "This authorization link was already used.");
+    }
+    m.oauth_window_used = true;
+    StartJob(m, Step{});  // connects
+    return Html(200, m.institution->name,
+                "Authorized; you can close this window.");
   }
 
   SandboxResponse ListInstitutionCredentials(const SandboxRequest& request,
@@ -860,21 +1364,14 @@ struct Sandbox::State {
                                              ApiVersion version) const {
     const Institution* institution = FindInstitution(identifier, version);
     if (institution == nullptr) return Error(404, "Institution not found.");
-    const int page = PositiveInt(request, "page").value_or(1);
-    int per_page =
-        PositiveInt(request, "records_per_page").value_or(kDefaultPerPage);
-    // MX documents 10 as the least; 1-9 are honoured anyway so that two
-    // credentials can be paged through.
-    if (per_page > kMaxPerPage) per_page = kDefaultPerPage;
-    const int64_t total = static_cast<int64_t>(institution->credentials.size());
-    const int64_t first = static_cast<int64_t>(page - 1) * per_page;
-
+    const Page page = Paginate(
+        request, static_cast<int64_t>(institution->credentials.size()));
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();
     Key(w, "credentials");
     w.StartArray();
-    for (int64_t i = first; i < total && i < first + per_page; ++i) {
+    for (int64_t i = page.first; i < page.end; ++i) {
       const CredentialField& field = institution->credentials[i];
       w.StartObject();
       Key(w, "display_order");
@@ -892,17 +1389,7 @@ struct Sandbox::State {
       w.EndObject();
     }
     w.EndArray();
-    Key(w, "pagination");
-    w.StartObject();
-    Key(w, "current_page");
-    w.Int(page);
-    Key(w, "per_page");
-    w.Int(per_page);
-    Key(w, "total_entries");
-    w.Int64(total);
-    Key(w, "total_pages");
-    w.Int64((total + per_page - 1) / per_page);  // 0 for an empty list
-    w.EndObject();
+    WritePagination(w, page);
     w.EndObject();
     return Json(200, ContentType(version), buffer);
   }
@@ -918,8 +1405,12 @@ SandboxResponse Sandbox::Handle(const SandboxRequest& request) {
   const Route route = MatchRoute(request.method, request.path, &params);
   absl::MutexLock lock(&mu_);
   State& state = *state_;
+  // Neither is an MX API call: `requests` counts only what an MX client
+  // sends, so that a test can count its client's calls.
   if (route == Route::kStats) return state.Stats();
-  ++state.requests;  // MX API calls only, so a test can count its client's
+  if (route == Route::kOauthAuthorize) return state.AuthorizeOauth(params[0]);
+  ++state.requests;
+  if (route == Route::kReadMemberStatus) ++state.status_requests;
   if (route == Route::kNone) return Error(404, "Not found.");
 
   Negotiation negotiation = Negotiate(request, options_);
@@ -932,10 +1423,19 @@ SandboxResponse Sandbox::Handle(const SandboxRequest& request) {
       return state.CreateMember(request, params[0], version);
     case Route::kReadMember:
       return state.ReadMember(params[0], params[1], version);
+    case Route::kDeleteMember:
+      return state.DeleteMember(params[0], params[1], version);
+    case Route::kReadMemberStatus:
+      return state.ReadMemberStatus(params[0], params[1], version);
+    case Route::kListMemberChallenges:
+      return state.ListMemberChallenges(request, params[0], params[1], version);
+    case Route::kResumeAggregation:
+      return state.ResumeAggregation(request, params[0], params[1], version);
     case Route::kListInstitutionCredentials:
       return state.ListInstitutionCredentials(request, params[0], version);
     case Route::kNone:
     case Route::kStats:
+    case Route::kOauthAuthorize:
       break;
   }
   return Error(404, "Not found.");

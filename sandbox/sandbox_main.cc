@@ -1,5 +1,6 @@
-// mx-sandbox: a local emulator of the MX Platform API's member-creation
-// flow, for mxgate's tests and demos. See mx_sandbox.h for what it answers.
+// mx-sandbox: a local emulator of the MX Platform API's member flow
+// (create, status, MFA, OAuth, delete), for mxgate's tests and demos.
+// See mx_sandbox.h for what it answers.
 #include <cstdio>
 #include <string>
 
@@ -23,6 +24,11 @@ ABSL_FLAG(std::string, api_key, mxgate::sandbox::kDefaultApiKey,
 ABSL_FLAG(int, latency_ms, 0,
           "Milliseconds added before every answer (the request takes effect "
           "at once), to exercise client deadlines.");
+ABSL_FLAG(int, step_ms, mxgate::sandbox::kDefaultStepMs,
+          "Milliseconds each aggregation step takes: a new mxbank member is "
+          "CREATED for one step, then CONNECTED / CHALLENGED / DENIED / "
+          "FAILED by its test password; a resumed or OAuth-authorized member "
+          "likewise moves one step later. 0: at the next request.");
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
@@ -32,13 +38,18 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "Emulates the MX Platform API (create member) on loopback.\n"
+      "Emulates the MX Platform API (members: create, read, status, "
+      "challenges, resume, delete; OAuth) on loopback.\n"
       "Usage: mx-sandbox [--listen=127.0.0.1:8089] [--client_id=...] "
-      "[--api_key=...] [--latency_ms=0]");
+      "[--api_key=...] [--latency_ms=0] [--step_ms=1500]");
   absl::ParseCommandLine(argc, argv);
 
   if (absl::GetFlag(FLAGS_latency_ms) < 0) {
     std::fprintf(stderr, "mx-sandbox: --latency_ms must be >= 0\n");
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_step_ms) < 0) {
+    std::fprintf(stderr, "mx-sandbox: --step_ms must be >= 0\n");
     return 2;
   }
   mxgate::sandbox::ServerOptions options;
@@ -46,6 +57,7 @@ int main(int argc, char** argv) {
   options.client_id = absl::GetFlag(FLAGS_client_id);
   options.api_key = absl::GetFlag(FLAGS_api_key);
   options.latency = absl::Milliseconds(absl::GetFlag(FLAGS_latency_ms));
+  options.step = absl::Milliseconds(absl::GetFlag(FLAGS_step_ms));
 
   auto server = mxgate::sandbox::SandboxServer::Bind(options);
   if (!server.ok()) {

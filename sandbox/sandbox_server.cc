@@ -44,6 +44,16 @@ std::string LogSafe(absl::string_view text) {
   return safe;
 }
 
+SandboxOptions MakeSandboxOptions(const ServerOptions& options,
+                                  const std::string& address) {
+  SandboxOptions sandbox;
+  sandbox.client_id = options.client_id;
+  sandbox.api_key = options.api_key;
+  sandbox.base_url = absl::StrCat("http://", address);
+  sandbox.step = options.step;
+  return sandbox;
+}
+
 }  // namespace
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view listen) {
@@ -115,8 +125,7 @@ SandboxServer::SandboxServer(const ServerOptions& options, ListenAddress bound,
     : options_(options),
       address_parts_(std::move(bound)),
       address_(FormatHostPort(address_parts_)),
-      sandbox_(SandboxOptions{options.client_id, options.api_key,
-                              absl::StrCat("http://", address_)}),
+      sandbox_(MakeSandboxOptions(options, address_)),
       server_(std::move(server)) {
   server_->new_task_queue = [] {
     return new httplib::ThreadPool(kWorkerThreads);
@@ -156,7 +165,10 @@ void SandboxServer::Answer(const httplib::Request& request,
   SandboxResponse out = sandbox_.Handle(in);
   absl::SleepFor(options_.latency);
   response.status = out.status;
-  response.set_content(out.body, out.content_type.c_str());
+  // A 204 has neither body nor Content-Type.
+  if (!out.content_type.empty()) {
+    response.set_content(out.body, out.content_type.c_str());
+  }
 
   if (options_.log != nullptr) {
     std::fprintf(options_.log, "%s %s %d %.1fms\n",

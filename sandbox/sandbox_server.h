@@ -44,6 +44,8 @@ struct ServerOptions {
   // Held back before every answer; the request has already taken effect, so
   // a client that gives up still leaves its member created, as with MX.
   absl::Duration latency = absl::ZeroDuration();
+  // The time of each aggregation step (SandboxOptions::step).
+  absl::Duration step = absl::Milliseconds(kDefaultStepMs);
   // One line per request: method, path, status, duration. Never a body, a
   // header or a credential. nullptr: no log.
   std::FILE* log = stderr;

@@ -18,6 +18,13 @@ namespace {
 
 using ::mx::platform::v1::CreateMemberOutcome;
 using ::mx::platform::v1::CreateMemberResponse;
+using ::mx::platform::v1::DeleteMemberResponse;
+using ::mx::platform::v1::GetMemberResponse;
+using ::mx::platform::v1::GetMemberStatusResponse;
+using ::mx::platform::v1::ListInstitutionCredentialsResponse;
+using ::mx::platform::v1::Member;
+using ::mx::platform::v1::MemberStatus;
+using ::mx::platform::v1::ResumeMemberResponse;
 
 // Meanings are from MX's Platform API errors page.
 constexpr HttpErrorMapping kHttpErrorTable[] = {
@@ -29,23 +36,26 @@ constexpr HttpErrorMapping kHttpErrorTable[] = {
      "MX refused the gateway's IP address or the feature is not enabled."},
     {404, absl::StatusCode::kNotFound, "UPSTREAM_NOT_FOUND",
      "MX knows no such user, institution or path."},
+    {405, absl::StatusCode::kFailedPrecondition, "UPSTREAM_CONSTRAINT_NOT_MET",
+     "MX's constraint on the endpoint was not met (e.g. resuming a member "
+     "that is not CHALLENGED)."},
     {406, absl::StatusCode::kFailedPrecondition,
      "UPSTREAM_VERSION_NOT_ACCEPTED",
      "MX refused the API version sent; a retry will not help."},
     {409, absl::StatusCode::kAlreadyExists, "UPSTREAM_CONFLICT",
-     "A member with this id (or these credentials) already exists."},
+     "The object exists (e.g. a member with this id), or another job runs on the member."},
     {422, absl::StatusCode::kInvalidArgument, "UPSTREAM_UNPROCESSABLE",
      "MX could not process the data provided."},
     {429, absl::StatusCode::kResourceExhausted, "UPSTREAM_RATE_LIMITED",
      "MX's rate or concurrent-connection limit was hit; retry later."},
     {500, absl::StatusCode::kInternal, "UPSTREAM_INTERNAL_ERROR",
-     "MX failed; whether the member was created is unknown."},
+     "MX failed; whether the call took effect is unknown."},
     {502, absl::StatusCode::kUnavailable, "UPSTREAM_BAD_GATEWAY",
-     "A proxy in front of MX got no valid answer; the member may exist."},
+     "A proxy in front of MX got no valid answer; the call may have taken effect."},
     {503, absl::StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE",
      "MX is down for maintenance; retry with backoff."},
     {504, absl::StatusCode::kDeadlineExceeded, "UPSTREAM_GATEWAY_TIMEOUT",
-     "A proxy in front of MX timed out; the member may exist."},
+     "A proxy in front of MX timed out; the call may have taken effect."},
 };
 
 constexpr int kHttpTooManyRequests = 429;
@@ -99,6 +109,20 @@ absl::Status WithHttpStatus(const absl::Status& error, int http_status) {
   return MakeError(error.code(), error.message(), reason, metadata);
 }
 
+// The shape every answer with a body shares: non-2xx is MapHttpError; a
+// 2xx body goes through `decode`, whose error gains `http_status`.
+template <typename Decoded>
+absl::StatusOr<Decoded> DecodeSuccess(
+    const HttpResponse& response, absl::Time now,
+    absl::StatusOr<Decoded> (*decode)(absl::string_view body)) {
+  if (!IsSuccess(response.status_code)) return MapHttpError(response, now);
+  absl::StatusOr<Decoded> decoded = decode(response.body);
+  if (!decoded.ok()) {
+    return WithHttpStatus(decoded.status(), response.status_code);
+  }
+  return decoded;
+}
+
 CreateMemberOutcome CreateMemberOutcomeFor(int http_status) {
   switch (http_status) {
     case 200:
@@ -149,23 +173,63 @@ absl::Status MapHttpError(const HttpResponse& response, absl::Time now) {
 
 absl::StatusOr<CreateMemberResponse> MapCreateMemberAnswer(
     const HttpResponse& response, absl::Time now) {
-  const int http_status = response.status_code;
-  if (!IsSuccess(http_status)) return MapHttpError(response, now);
-
-  absl::StatusOr<::mx::platform::v1::Member> member =
-      DecodeMemberResponseBody(response.body);
-  if (!member.ok()) return WithHttpStatus(member.status(), http_status);
+  absl::StatusOr<Member> member =
+      DecodeSuccess(response, now, &DecodeMemberResponseBody);
+  if (!member.ok()) return member.status();
 
   CreateMemberResponse result;
   *result.mutable_member() = *std::move(member);
-  result.set_outcome(CreateMemberOutcomeFor(http_status));
-  result.set_http_status(http_status);
+  result.set_outcome(CreateMemberOutcomeFor(response.status_code));
+  result.set_http_status(response.status_code);
   // A 201 may say which product failed; keep MX's words rather than drop
   // them (the body's shape for this is unverified, so it is read leniently).
   if (absl::optional<std::string> mx_message = ExtractMxErrorMessage(response.body)) {
     result.set_mx_error_message(*std::move(mx_message));
   }
   return result;
+}
+
+absl::StatusOr<ListInstitutionCredentialsResponse>
+MapListInstitutionCredentialsAnswer(const HttpResponse& response,
+                                    absl::Time now) {
+  return DecodeSuccess(response, now, &DecodeCredentialsResponseBody);
+}
+
+absl::StatusOr<GetMemberResponse> MapGetMemberAnswer(
+    const HttpResponse& response, absl::Time now) {
+  absl::StatusOr<Member> member =
+      DecodeSuccess(response, now, &DecodeMemberResponseBody);
+  if (!member.ok()) return member.status();
+  GetMemberResponse result;
+  *result.mutable_member() = *std::move(member);
+  return result;
+}
+
+absl::StatusOr<GetMemberStatusResponse> MapGetMemberStatusAnswer(
+    const HttpResponse& response, absl::Time now) {
+  absl::StatusOr<MemberStatus> status =
+      DecodeSuccess(response, now, &DecodeMemberStatusResponseBody);
+  if (!status.ok()) return status.status();
+  GetMemberStatusResponse result;
+  *result.mutable_status() = *std::move(status);
+  return result;
+}
+
+absl::StatusOr<ResumeMemberResponse> MapResumeMemberAnswer(
+    const HttpResponse& response, absl::Time now) {
+  absl::StatusOr<Member> member =
+      DecodeSuccess(response, now, &DecodeMemberResponseBody);
+  if (!member.ok()) return member.status();
+  ResumeMemberResponse result;
+  *result.mutable_member() = *std::move(member);
+  result.set_http_status(response.status_code);
+  return result;
+}
+
+absl::StatusOr<DeleteMemberResponse> MapDeleteMemberAnswer(
+    const HttpResponse& response, absl::Time now) {
+  if (!IsSuccess(response.status_code)) return MapHttpError(response, now);
+  return DeleteMemberResponse();
 }
 
 }  // namespace mxgate

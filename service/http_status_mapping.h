@@ -45,6 +45,22 @@ absl::Status MapHttpError(const HttpResponse& response, absl::Time now);
 absl::StatusOr<::mx::platform::v1::CreateMemberResponse> MapCreateMemberAnswer(
     const HttpResponse& response, absl::Time now);
 
+// The other member calls. Each: non-2xx is MapHttpError; a 2xx whose body
+// the codec cannot read is INTERNAL UPSTREAM_RESPONSE_MALFORMED with
+// `http_status`.
+absl::StatusOr<::mx::platform::v1::ListInstitutionCredentialsResponse>
+MapListInstitutionCredentialsAnswer(const HttpResponse& response, absl::Time now);
+absl::StatusOr<::mx::platform::v1::GetMemberResponse> MapGetMemberAnswer(
+    const HttpResponse& response, absl::Time now);
+absl::StatusOr<::mx::platform::v1::GetMemberStatusResponse>
+MapGetMemberStatusAnswer(const HttpResponse& response, absl::Time now);
+// `http_status` is set in the response.
+absl::StatusOr<::mx::platform::v1::ResumeMemberResponse> MapResumeMemberAnswer(
+    const HttpResponse& response, absl::Time now);
+// Any 2xx (MX answers 204, no body) is OK; the body is not read.
+absl::StatusOr<::mx::platform::v1::DeleteMemberResponse> MapDeleteMemberAnswer(
+    const HttpResponse& response, absl::Time now);
+
 }  // namespace mxgate
 
 #endif  // MXGATE_SERVICE_HTTP_STATUS_MAPPING_H_

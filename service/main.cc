@@ -30,6 +30,16 @@ ABSL_FLAG(std::string, mx_credentials_file, "",
 ABSL_FLAG(std::string, mx_ca_file, "",
           "PEM bundle to verify MX's TLS certificate against (default: the "
           "system's); verification cannot be turned off");
+ABSL_FLAG(int, watch_initial_poll_ms, 500,
+          "WatchMemberStatus: wait after a poll that saw a change");
+ABSL_FLAG(int, watch_max_poll_ms, 10000,
+          "WatchMemberStatus: the wait doubles after each unchanged poll, up to this");
+ABSL_FLAG(int, watch_member_poll_interval_ms, 500,
+          "WatchMemberStatus: at most one poll of a member per this interval, "
+          "however many watch it");
+ABSL_FLAG(double, watch_max_polls_per_second, 50,
+          "WatchMemberStatus: at most this many status polls of MX per second "
+          "for the whole server");
 ABSL_FLAG(int, shutdown_grace_ms, 5000,
           "on SIGTERM/SIGINT, how long calls in flight may take to finish");
 
@@ -79,6 +89,19 @@ int main(int argc, char** argv) {
   options.mx.api_key = credentials->api_key;
   options.mx.timeout = absl::Milliseconds(absl::GetFlag(FLAGS_mx_timeout_ms));
   options.transport.ca_file = absl::GetFlag(FLAGS_mx_ca_file);
+  const int initial_poll_ms = absl::GetFlag(FLAGS_watch_initial_poll_ms);
+  const int max_poll_ms = absl::GetFlag(FLAGS_watch_max_poll_ms);
+  const int member_poll_ms = absl::GetFlag(FLAGS_watch_member_poll_interval_ms);
+  const double polls_per_second = absl::GetFlag(FLAGS_watch_max_polls_per_second);
+  if (initial_poll_ms <= 0 || max_poll_ms < initial_poll_ms || member_poll_ms < 0 ||
+      !(polls_per_second > 0)) {
+    Refuse("--watch_*: need 0 < initial_poll_ms <= max_poll_ms, "
+           "member_poll_interval_ms >= 0 and max_polls_per_second > 0");
+  }
+  options.watch.initial_interval = absl::Milliseconds(initial_poll_ms);
+  options.watch.max_interval = absl::Milliseconds(max_poll_ms);
+  options.watch.limits.member_interval = absl::Milliseconds(member_poll_ms);
+  options.watch.limits.polls_per_second = polls_per_second;
 
   absl::StatusOr<std::unique_ptr<mxgate::MxgateServer>> server =
       mxgate::MxgateServer::Start(std::move(options));

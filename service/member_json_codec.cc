@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,19 @@
 namespace mxgate {
 namespace {
 
+using ::mx::platform::v1::Challenge;
+using ::mx::platform::v1::ChallengeOption;
+using ::mx::platform::v1::ChallengeType;
 using ::mx::platform::v1::ConnectionStatus;
 using ::mx::platform::v1::CreateMemberRequest;
-using ::mx::platform::v1::Credential;
+using ::mx::platform::v1::CredentialField;
+using ::mx::platform::v1::ListInstitutionCredentialsResponse;
 using ::mx::platform::v1::Member;
+using ::mx::platform::v1::MemberStatus;
+using ::mx::platform::v1::Pagination;
 using ::mx::platform::v1::Product;
 using ::mx::platform::v1::ReferralSource;
+using ::mx::platform::v1::ResumeMemberRequest;
 using ::mx::platform::v1::UseCase;
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -63,6 +71,31 @@ constexpr char kOauthWindowUri[] = "oauth_window_uri";
 constexpr char kIsManagedByUser[] = "is_managed_by_user";
 constexpr char kIsManual[] = "is_manual";
 constexpr char kNeedsUpdatedCredentials[] = "needs_updated_credentials";
+// MemberStatusResponse only (guid, connection_status and the aggregation
+// fields are MemberResponse's keys).
+constexpr char kIsAuthenticated[] = "is_authenticated";
+constexpr char kHasProcessedAccounts[] = "has_processed_accounts";
+constexpr char kHasProcessedAccountNumbers[] = "has_processed_account_numbers";
+constexpr char kHasProcessedTransactions[] = "has_processed_transactions";
+// ChallengeResponse, its options, and MemberResumeRequest's `challenges`
+// (answers of guid and value).
+constexpr char kChallenges[] = "challenges";
+constexpr char kLabel[] = "label";
+constexpr char kFieldName[] = "field_name";  // also CredentialResponse's
+constexpr char kType[] = "type";             // also CredentialResponse's
+constexpr char kImageData[] = "image_data";
+constexpr char kOptions[] = "options";
+constexpr char kImageOptions[] = "image_options";
+constexpr char kDataUri[] = "data_uri";
+// CredentialResponse only.
+constexpr char kDisplayOrder[] = "display_order";
+constexpr char kFieldType[] = "field_type";
+// PaginationResponse, under `pagination`.
+constexpr char kPagination[] = "pagination";
+constexpr char kCurrentPage[] = "current_page";
+constexpr char kPerPage[] = "per_page";
+constexpr char kTotalEntries[] = "total_entries";
+constexpr char kTotalPages[] = "total_pages";
 // Error bodies: {"error": {"message": "..."}}.
 constexpr char kError[] = "error";
 constexpr char kErrorMessage[] = "message";
@@ -121,6 +154,18 @@ constexpr MxName<ConnectionStatus> kConnectionStatusNames[] = {
     {::mx::platform::v1::CONNECTION_STATUS_EXPIRED, "EXPIRED"},
     {::mx::platform::v1::CONNECTION_STATUS_IMPAIRED, "IMPAIRED"},
     {::mx::platform::v1::CONNECTION_STATUS_PENDING, "PENDING"},
+};
+
+// The values third-party code switches on; MX's spec gives only the example
+// IMAGE_DATA. A `type` sent as an integer is read as an index into this
+// table (0 = TEXT), an unverified guess from one docs example showing
+// `"type": 0`: keep the rows in this order.
+constexpr MxName<ChallengeType> kChallengeTypeNames[] = {
+    {::mx::platform::v1::CHALLENGE_TYPE_TEXT, "TEXT"},
+    {::mx::platform::v1::CHALLENGE_TYPE_OPTIONS, "OPTIONS"},
+    {::mx::platform::v1::CHALLENGE_TYPE_TOKEN, "TOKEN"},
+    {::mx::platform::v1::CHALLENGE_TYPE_IMAGE_DATA, "IMAGE_DATA"},
+    {::mx::platform::v1::CHALLENGE_TYPE_IMAGE_OPTIONS, "IMAGE_OPTIONS"},
 };
 
 template <typename Enum, size_t N>
@@ -184,18 +229,21 @@ void WriteEnumArray(JsonWriter& writer, absl::string_view key,
   writer.EndArray();
 }
 
-void WriteCredentials(JsonWriter& writer, const Member& member) {
-  if (member.credentials().empty()) return;
-  WriteKey(writer, kCredentials);
+// Writes `key: [{"guid": ..., "value": ...}, ...]` from Credentials or
+// ChallengeAnswers, MX's `CredentialRequest` in both bodies.
+template <typename Answers>
+void WriteGuidValueArray(JsonWriter& writer, absl::string_view key,
+                         const Answers& answers) {
+  WriteKey(writer, key);
   writer.StartArray();
-  for (const Credential& credential : member.credentials()) {
-    // Both keys always: a credential is a (field, answer) pair, and an
-    // empty answer is still an answer MX should see.
+  for (const auto& answer : answers) {
+    // Both keys always: an answer is a (field, value) pair, and an empty
+    // value is still an answer MX should see.
     writer.StartObject();
     WriteKey(writer, kGuid);
-    WriteString(writer, credential.guid());
+    WriteString(writer, answer.guid());
     WriteKey(writer, kValue);
-    WriteString(writer, credential.value());
+    WriteString(writer, answer.value());
     writer.EndObject();
   }
   writer.EndArray();
@@ -218,7 +266,10 @@ void WriteMember(JsonWriter& writer, const Member& member,
                     member.has_background_aggregation_is_disabled(),
                     member.background_aggregation_is_disabled());
   WriteEnumArray(writer, kUseCases, kUseCaseNames, member.use_cases());
-  WriteCredentials(writer, member);
+  // No credentials is an OAuth member, which sends no key at all.
+  if (!member.credentials().empty()) {
+    WriteGuidValueArray(writer, kCredentials, member.credentials());
+  }
   writer.EndObject();
 }
 
@@ -228,52 +279,81 @@ void WriteMember(JsonWriter& writer, const Member& member,
 // lands in a proto string field, which must hold valid UTF-8.
 constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag;
 
-// Parses `body` as a JSON object. The error says what was wrong but never
-// quotes the body, which may echo a request's secrets.
+// INTERNAL UPSTREAM_RESPONSE_MALFORMED, "MX's response body <problem>".
+// `problem` says what was wrong but never quotes the body, which may echo a
+// request's secrets.
+absl::Status MalformedBody(absl::string_view problem) {
+  return MakeError(absl::StatusCode::kInternal,
+                   absl::StrCat("MX's response body ", problem),
+                   kReasonUpstreamResponseMalformed);
+}
+
+// Parses `body` as a JSON object.
 absl::StatusOr<rapidjson::Document> ParseObject(absl::string_view body) {
-  if (body.empty()) {
-    return MakeError(absl::StatusCode::kInternal, "MX's response body is empty",
-                     kReasonUpstreamResponseMalformed);
-  }
+  if (body.empty()) return MalformedBody("is empty");
   rapidjson::Document document;
   document.Parse<kParseFlags>(body.data(), body.size());
   if (document.HasParseError()) {
-    return MakeError(
-        absl::StatusCode::kInternal,
-        absl::StrCat(
-            "MX's response body is not JSON (byte ", document.GetErrorOffset(),
-            ": ", rapidjson::GetParseError_En(document.GetParseError()), ")"),
-        kReasonUpstreamResponseMalformed);
+    return MalformedBody(absl::StrCat(
+        "is not JSON (byte ", document.GetErrorOffset(), ": ",
+        rapidjson::GetParseError_En(document.GetParseError()), ")"));
   }
-  if (!document.IsObject()) {
-    return MakeError(absl::StatusCode::kInternal,
-                     "MX's response body is not a JSON object",
-                     kReasonUpstreamResponseMalformed);
-  }
+  if (!document.IsObject()) return MalformedBody("is not a JSON object");
   return document;
 }
 
-// The value of `key` in `object` when it has the wanted type; nullptr when
-// the key is absent, null, or of another type. MX's nullable fields and
-// known spec type bugs all decode as "absent" through these.
+// The value of `key` in `object`, or nullptr when the key is absent.
+const rapidjson::Value* FindValue(const rapidjson::Value& object,
+                                  const char* key) {
+  const auto it = object.FindMember(key);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+// The value of `key` in `object` when it has the wanted type; nullptr or
+// nullopt when the key is absent, null, or of another type. MX's nullable
+// fields and known spec type bugs all decode as "absent" through these.
 const rapidjson::Value* FindObject(const rapidjson::Value& object,
                                    const char* key) {
-  const auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsObject()) return nullptr;
-  return &it->value;
+  const rapidjson::Value* value = FindValue(object, key);
+  return value != nullptr && value->IsObject() ? value : nullptr;
+}
+
+const rapidjson::Value* FindArray(const rapidjson::Value& object,
+                                  const char* key) {
+  const rapidjson::Value* value = FindValue(object, key);
+  return value != nullptr && value->IsArray() ? value : nullptr;
 }
 
 absl::optional<absl::string_view> FindString(const rapidjson::Value& object,
                                              const char* key) {
-  const auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsString()) return absl::nullopt;
-  return absl::string_view(it->value.GetString(), it->value.GetStringLength());
+  const rapidjson::Value* value = FindValue(object, key);
+  if (value == nullptr || !value->IsString()) return absl::nullopt;
+  return absl::string_view(value->GetString(), value->GetStringLength());
 }
 
 absl::optional<bool> FindBool(const rapidjson::Value& object, const char* key) {
-  const auto it = object.FindMember(key);
-  if (it == object.MemberEnd() || !it->value.IsBool()) return absl::nullopt;
-  return it->value.GetBool();
+  const rapidjson::Value* value = FindValue(object, key);
+  if (value == nullptr || !value->IsBool()) return absl::nullopt;
+  return value->GetBool();
+}
+
+// An integer that fits int32 (the proto's type); 1.0, "1" and 2^31 are
+// absent.
+absl::optional<int32_t> FindInt32(const rapidjson::Value& object,
+                                  const char* key) {
+  const rapidjson::Value* value = FindValue(object, key);
+  if (value == nullptr || !value->IsInt()) return absl::nullopt;
+  return value->GetInt();
+}
+
+// Calls `decode` on each object of `array` (which may be nullptr); other
+// items, null included, are skipped: they hold nothing to decode.
+template <typename Decode>
+void ForEachObject(const rapidjson::Value* array, Decode decode) {
+  if (array == nullptr) return;
+  for (const rapidjson::Value& item : array->GetArray()) {
+    if (item.IsObject()) decode(item);
+  }
 }
 
 void CopyString(const rapidjson::Value& object, const char* key,
@@ -312,9 +392,9 @@ absl::optional<google::protobuf::Timestamp> FindTimestamp(
 }
 
 void CopyUseCases(const rapidjson::Value& object, Member& member) {
-  const auto it = object.FindMember(kUseCases);
-  if (it == object.MemberEnd() || !it->value.IsArray()) return;
-  for (const rapidjson::Value& item : it->value.GetArray()) {
+  const rapidjson::Value* use_cases = FindArray(object, kUseCases);
+  if (use_cases == nullptr) return;
+  for (const rapidjson::Value& item : use_cases->GetArray()) {
     if (!item.IsString()) continue;
     // An unknown use case is skipped: UNSPECIFIED would say nothing more.
     if (absl::optional<UseCase> use_case = FromMx(
@@ -325,16 +405,29 @@ void CopyUseCases(const rapidjson::Value& object, Member& member) {
   }
 }
 
-void CopyConnectionStatus(const rapidjson::Value& object, Member& member) {
-  const absl::optional<absl::string_view> text =
-      FindString(object, kConnectionStatus);
-  if (!text.has_value()) return;
-  if (absl::optional<ConnectionStatus> status =
-          FromMx(kConnectionStatusNames, *text)) {
-    member.set_connection_status(*status);
-  } else {
-    // A status newer than this mxgate: keep MX's word for the caller.
-    member.set_connection_status_raw(std::string(*text));
+// The fields MemberResponse and MemberStatusResponse share, same keys and
+// meaning; `Message` is Member or MemberStatus.
+template <typename Message>
+void CopyAggregationState(const rapidjson::Value& json, Message& message) {
+  CopyString(json, kGuid, message.mutable_guid());
+  if (absl::optional<absl::string_view> text =
+          FindString(json, kConnectionStatus)) {
+    if (absl::optional<ConnectionStatus> status =
+            FromMx(kConnectionStatusNames, *text)) {
+      message.set_connection_status(*status);
+    } else {
+      // A status newer than this mxgate: keep MX's word for the caller.
+      message.set_connection_status_raw(std::string(*text));
+    }
+  }
+  if (auto value = FindBool(json, kIsBeingAggregated)) {
+    message.set_is_being_aggregated(*value);
+  }
+  if (auto time = FindTimestamp(json, kAggregatedAt)) {
+    *message.mutable_aggregated_at() = *time;
+  }
+  if (auto time = FindTimestamp(json, kSuccessfullyAggregatedAt)) {
+    *message.mutable_successfully_aggregated_at() = *time;
   }
 }
 
@@ -348,23 +441,13 @@ Member DecodeMember(const rapidjson::Value& json) {
     member.set_background_aggregation_is_disabled(*value);
   }
   CopyUseCases(json, member);
-  CopyString(json, kGuid, member.mutable_guid());
+  CopyAggregationState(json, member);
   CopyString(json, kUserGuid, member.mutable_user_guid());
   CopyString(json, kUserId, member.mutable_user_id());
   CopyString(json, kInstitutionGuid, member.mutable_institution_guid());
   CopyString(json, kName, member.mutable_name());
-  CopyConnectionStatus(json, member);
   CopyString(json, kConnectionStatusMessage,
              member.mutable_connection_status_message());
-  if (auto value = FindBool(json, kIsBeingAggregated)) {
-    member.set_is_being_aggregated(*value);
-  }
-  if (auto time = FindTimestamp(json, kAggregatedAt)) {
-    *member.mutable_aggregated_at() = *time;
-  }
-  if (auto time = FindTimestamp(json, kSuccessfullyAggregatedAt)) {
-    *member.mutable_successfully_aggregated_at() = *time;
-  }
   // v20111101's spec types it boolean; only a real `JOB-...` string counts.
   CopyString(json, kMostRecentJobGuid, member.mutable_most_recent_job_guid());
   CopyString(json, kOauthWindowUri, member.mutable_oauth_window_uri());
@@ -376,6 +459,119 @@ Member DecodeMember(const rapidjson::Value& json) {
     member.set_needs_updated_credentials(*value);
   }
   return member;
+}
+
+// MX's spec types `type` as a string, a docs example shows an integer; see
+// kChallengeTypeNames. Another JSON type (null, a fraction, ...) leaves
+// both fields unset.
+void CopyChallengeType(const rapidjson::Value& json, Challenge& challenge) {
+  const rapidjson::Value* type = FindValue(json, kType);
+  if (type == nullptr) return;
+  if (type->IsString()) {
+    const absl::string_view text(type->GetString(), type->GetStringLength());
+    challenge.set_type_raw(std::string(text));
+    challenge.set_type(FromMx(kChallengeTypeNames, text)
+                           .value_or(::mx::platform::v1::
+                                         CHALLENGE_TYPE_UNSPECIFIED));
+  } else if (type->IsInt64()) {
+    const int64_t index = type->GetInt64();
+    challenge.set_type_raw(absl::StrCat(index));
+    if (index >= 0 &&
+        index < static_cast<int64_t>(std::size(kChallengeTypeNames))) {
+      challenge.set_type(kChallengeTypeNames[index].value);
+    }
+  } else if (type->IsUint64()) {  // above int64's range: no known type
+    challenge.set_type_raw(absl::StrCat(type->GetUint64()));
+  }
+}
+
+// MX's OptionResponse and ImageOptionResponse, which only adds `data_uri`.
+ChallengeOption DecodeChallengeOption(const rapidjson::Value& json) {
+  ChallengeOption option;
+  CopyString(json, kGuid, option.mutable_guid());
+  CopyString(json, kLabel, option.mutable_label());
+  CopyString(json, kValue, option.mutable_value());
+  CopyString(json, kDataUri, option.mutable_data_uri());
+  return option;
+}
+
+Challenge DecodeChallenge(const rapidjson::Value& json) {
+  Challenge challenge;
+  CopyString(json, kGuid, challenge.mutable_guid());
+  CopyString(json, kLabel, challenge.mutable_label());
+  CopyString(json, kFieldName, challenge.mutable_field_name());
+  CopyChallengeType(json, challenge);
+  CopyString(json, kImageData, challenge.mutable_image_data());
+  ForEachObject(FindArray(json, kOptions), [&](const rapidjson::Value& item) {
+    *challenge.add_options() = DecodeChallengeOption(item);
+  });
+  ForEachObject(FindArray(json, kImageOptions),
+                [&](const rapidjson::Value& item) {
+                  *challenge.add_image_options() = DecodeChallengeOption(item);
+                });
+  return challenge;
+}
+
+MemberStatus DecodeMemberStatus(const rapidjson::Value& json) {
+  MemberStatus status;
+  CopyAggregationState(json, status);
+  if (auto value = FindBool(json, kIsAuthenticated)) {
+    status.set_is_authenticated(*value);
+  }
+  if (auto value = FindBool(json, kHasProcessedAccounts)) {
+    status.set_has_processed_accounts(*value);
+  }
+  if (auto value = FindBool(json, kHasProcessedAccountNumbers)) {
+    status.set_has_processed_account_numbers(*value);
+  }
+  if (auto value = FindBool(json, kHasProcessedTransactions)) {
+    status.set_has_processed_transactions(*value);
+  }
+  ForEachObject(FindArray(json, kChallenges),
+                [&](const rapidjson::Value& item) {
+                  *status.add_challenges() = DecodeChallenge(item);
+                });
+  return status;
+}
+
+CredentialField DecodeCredentialField(const rapidjson::Value& json) {
+  CredentialField field;
+  CopyString(json, kGuid, field.mutable_guid());
+  CopyString(json, kFieldName, field.mutable_field_name());
+  CopyString(json, kLabel, field.mutable_label());
+  if (auto value = FindInt32(json, kDisplayOrder)) {
+    field.set_display_order(*value);
+  }
+  CopyString(json, kFieldType, field.mutable_field_type());
+  CopyString(json, kType, field.mutable_type());
+  return field;
+}
+
+Pagination DecodePagination(const rapidjson::Value& json) {
+  Pagination pagination;
+  if (auto value = FindInt32(json, kCurrentPage)) {
+    pagination.set_current_page(*value);
+  }
+  if (auto value = FindInt32(json, kPerPage)) pagination.set_per_page(*value);
+  if (auto value = FindInt32(json, kTotalEntries)) {
+    pagination.set_total_entries(*value);
+  }
+  if (auto value = FindInt32(json, kTotalPages)) {
+    pagination.set_total_pages(*value);
+  }
+  return pagination;
+}
+
+// `body`'s `member` object, decoded: the envelope of both MemberResponseBody
+// and MemberStatusResponseBody.
+template <typename Decoded>
+absl::StatusOr<Decoded> DecodeMemberEnvelope(
+    absl::string_view body, Decoded (*decode)(const rapidjson::Value&)) {
+  absl::StatusOr<rapidjson::Document> document = ParseObject(body);
+  if (!document.ok()) return document.status();
+  const rapidjson::Value* member = FindObject(*document, kMember);
+  if (member == nullptr) return MalformedBody("has no member object");
+  return decode(*member);
 }
 
 }  // namespace
@@ -408,15 +604,42 @@ std::string EncodeCreateMemberBody(const CreateMemberRequest& request,
 }
 
 absl::StatusOr<Member> DecodeMemberResponseBody(absl::string_view body) {
+  return DecodeMemberEnvelope(body, &DecodeMember);
+}
+
+absl::StatusOr<ListInstitutionCredentialsResponse>
+DecodeCredentialsResponseBody(absl::string_view body) {
   absl::StatusOr<rapidjson::Document> document = ParseObject(body);
   if (!document.ok()) return document.status();
-  const rapidjson::Value* member = FindObject(*document, kMember);
-  if (member == nullptr) {
-    return MakeError(absl::StatusCode::kInternal,
-                     "MX's response body has no member object",
-                     kReasonUpstreamResponseMalformed);
+  const rapidjson::Value* credentials = FindArray(*document, kCredentials);
+  if (credentials == nullptr) return MalformedBody("has no credentials array");
+  ListInstitutionCredentialsResponse response;
+  ForEachObject(credentials, [&](const rapidjson::Value& item) {
+    *response.add_credentials() = DecodeCredentialField(item);
+  });
+  if (const rapidjson::Value* pagination = FindObject(*document, kPagination)) {
+    *response.mutable_pagination() = DecodePagination(*pagination);
   }
-  return DecodeMember(*member);
+  return response;
+}
+
+absl::StatusOr<MemberStatus> DecodeMemberStatusResponseBody(
+    absl::string_view body) {
+  return DecodeMemberEnvelope(body, &DecodeMemberStatus);
+}
+
+std::string EncodeResumeMemberBody(const ResumeMemberRequest& request) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  WriteKey(writer, kMember);
+  writer.StartObject();
+  // Written even when empty (validation refuses that): it is the body's
+  // only field, and `[]` shows MX what was asked.
+  WriteGuidValueArray(writer, kChallenges, request.challenges());
+  writer.EndObject();
+  writer.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body) {

@@ -43,6 +43,32 @@ std::string EncodeCreateMemberBody(
 absl::StatusOr<::mx::platform::v1::Member> DecodeMemberResponseBody(
     absl::string_view body);
 
+// MX's `CredentialsResponseBody` ({"credentials": [...], "pagination":
+// {...}}), leniently as above; an item of `credentials` that is not an
+// object (null included) is skipped. INTERNAL UPSTREAM_RESPONSE_MALFORMED
+// when the body is empty, not JSON, not an object, or `credentials` is not
+// an array (null included); a missing or null `pagination` is left unset.
+absl::StatusOr<::mx::platform::v1::ListInstitutionCredentialsResponse>
+DecodeCredentialsResponseBody(absl::string_view body);
+
+// MX's `MemberStatusResponseBody` ({"member": {...status...}}), leniently
+// as DecodeMemberResponseBody, whose errors it shares. A challenge `type`
+// may be a string (TEXT, OPTIONS, TOKEN, IMAGE_DATA, IMAGE_OPTIONS) or an
+// integer (0 = TEXT ... 4 = IMAGE_OPTIONS, the order of MX's list;
+// unverified); another string or integer is UNSPECIFIED. Either way
+// `type_raw` keeps what MX sent (an integer in decimal); any other JSON
+// type leaves both unset.
+absl::StatusOr<::mx::platform::v1::MemberStatus> DecodeMemberStatusResponseBody(
+    absl::string_view body);
+
+// The JSON body of `PUT .../resume`:
+// {"member":{"challenges":[{"guid":"...","value":"..."}]}}, one object per
+// answer in request order, both keys always. Expects a request that passed
+// ValidateResumeMemberRequest; only `challenges` is written. Holds the
+// answers: never log it.
+std::string EncodeResumeMemberBody(
+    const ::mx::platform::v1::ResumeMemberRequest& request);
+
 // MX's `error.message` from a body ({"error": {"message": "..."}}), or
 // nullopt when the body has no non-empty such string. A message longer than
 // kMaxMxErrorMessageBytes is cut there (on a UTF-8 boundary) and ends "...".

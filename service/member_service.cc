@@ -1,10 +1,16 @@
 #include "service/member_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/alarm.h"
 #include "service/grpc_status.h"
 #include "service/request_validation.h"
 
@@ -21,91 +27,405 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   return absl::FromChrono(deadline);
 }
 
-// One CreateMember call: lives from the handler until gRPC says it is done.
-// The upstream completion, a cancellation and Start() itself can race; the
-// mutex orders them so that a cancel always reaches a started call and the
-// call is finished only once Start() no longer touches the reactor.
-class CreateMemberReactor final : public grpc::ServerUnaryReactor {
+// One MxClient call driven from a reactor. The completion may arrive on
+// any thread, even before the client returned the call's id, and it may
+// delete the reactor (which owns this object). So: a completion that
+// arrives while Start() runs is delivered by Start() as its very last act,
+// a cancel that arrives before the id is known is forwarded by Start(),
+// and nothing here touches a member after the completion may have run.
+template <typename Result>
+class UpstreamCall {
  public:
-  CreateMemberReactor(MxClient& client, v1::CreateMemberResponse* response)
-      : client_(client), response_(response) {}
+  explicit UpstreamCall(MxClient& client) : client_(client) {}
 
-  void Start(const v1::CreateMemberRequest& request, MxApiVersion version,
-             absl::Time deadline) {
-    const MxClient::CallId id = client_.CreateMember(
-        request, version, deadline,
-        [this](absl::StatusOr<v1::CreateMemberResponse> result) {
-          if (result.ok()) *response_ = *std::move(result);
-          grpc::Status status = ToGrpcStatus(result.status());
-          {
-            absl::MutexLock lock(&mu_);
-            if (!started_) {  // Start() still runs: let it finish the call
-              early_status_ = std::move(status);
-              return;
-            }
-          }
-          Finish(status);
-        });
-    bool cancel_now;
-    absl::optional<grpc::Status> early_status;
+  // `send` starts the call with the completion it is given and returns the
+  // id; `on_done` then runs exactly once.
+  template <typename Send>
+  void Start(Send send, std::function<void(Result)> on_done) {
     {
       absl::MutexLock lock(&mu_);
-      started_ = true;
-      call_id_ = id;
-      cancel_now = cancelled_;
-      early_status.swap(early_status_);
+      starting_ = true;
     }
-    // Finish may delete `this` (via OnDone): it is the last thing done.
-    if (early_status.has_value()) {
-      Finish(*early_status);
-    } else if (cancel_now) {
-      client_.Cancel(id);
+    const MxClient::CallId id = send([this, on_done](Result result) {
+      {
+        absl::MutexLock lock(&mu_);
+        id_ = 0;
+        if (starting_) {  // Start() still runs: it delivers the result
+          early_ = std::move(result);
+          return;
+        }
+      }
+      on_done(std::move(result));
+    });
+    MxClient& client = client_;
+    absl::optional<Result> early;
+    bool cancel;
+    {
+      absl::MutexLock lock(&mu_);
+      starting_ = false;
+      early.swap(early_);
+      if (!early.has_value()) id_ = id;
+      cancel = cancel_requested_ && !early.has_value();
+    }
+    if (early.has_value()) {
+      on_done(*std::move(early));
+    } else if (cancel) {
+      client.Cancel(id);
     }
   }
 
-  void OnCancel() override {
+  // Aborts the call in flight, now or as soon as its id is known; later
+  // Start()s are aborted too.
+  void Cancel() {
     MxClient::CallId id;
-    bool started;
     {
       absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      started = started_;
-      id = call_id_;
+      cancel_requested_ = true;
+      id = id_;
     }
-    // Before Start() has an id, it sees `cancelled_` and cancels itself.
-    if (started) client_.Cancel(id);
+    if (id != 0) client_.Cancel(id);
   }
-
-  void OnDone() override { delete this; }
 
  private:
   MxClient& client_;
-  v1::CreateMemberResponse* const response_;
   absl::Mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  MxClient::CallId call_id_ ABSL_GUARDED_BY(mu_) = 0;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  absl::optional<grpc::Status> early_status_ ABSL_GUARDED_BY(mu_);
+  bool starting_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
+  MxClient::CallId id_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none in flight
+  absl::optional<Result> early_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace
+// One unary call relayed to MX: lives from the handler until gRPC says it
+// is done.
+template <typename Response>
+class RelayReactor final : public grpc::ServerUnaryReactor {
+ public:
+  RelayReactor(MxClient& client, Response* response)
+      : response_(response), call_(client) {}
 
-MemberService::MemberService(MxClient& client, MxApiVersion default_version)
-    : client_(client), default_version_(default_version) {}
+  template <typename Send>
+  void Start(Send send) {
+    call_.Start(send, [this](absl::StatusOr<Response> result) {
+      if (result.ok()) *response_ = *std::move(result);
+      Finish(ToGrpcStatus(result.status()));  // may delete `this`
+    });
+  }
 
-grpc::ServerUnaryReactor* MemberService::CreateMember(
-    grpc::CallbackServerContext* context,
-    const v1::CreateMemberRequest* request,
-    v1::CreateMemberResponse* response) {
-  absl::StatusOr<MxApiVersion> version =
-      ValidateCreateMemberRequest(*request, default_version_);
+  void OnCancel() override { call_.Cancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  Response* const response_;
+  UpstreamCall<absl::StatusOr<Response>> call_;
+};
+
+// Validate, then relay to `call` on the client: the shape of every unary
+// handler.
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* Relay(
+    grpc::CallbackServerContext* context, const Request& request,
+    Response* response, MxClient& client, MxApiVersion default_version,
+    absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
+    MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
+                                       MxClient::Callback<Response>)) {
+  absl::StatusOr<MxApiVersion> version = validate(request, default_version);
   if (!version.ok()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(version.status()));
     return reactor;
   }
-  auto* reactor = new CreateMemberReactor(client_, response);
-  reactor->Start(*request, *version, DeadlineOf(*context));
+  auto* reactor = new RelayReactor<Response>(client, response);
+  const absl::Time deadline = DeadlineOf(*context);
+  reactor->Start([&](MxClient::Callback<Response> done) {
+    return (client.*call)(request, *version, deadline, std::move(done));
+  });
+  return reactor;
+}
+
+bool IsConnectedStatus(v1::ConnectionStatus status) {
+  return status == v1::CONNECTION_STATUS_CONNECTED ||
+         status == v1::CONNECTION_STATUS_RECONNECTED ||
+         status == v1::CONNECTION_STATUS_DEGRADED;
+}
+
+// The states MX documents as "keep polling".
+bool IsTransientStatus(v1::ConnectionStatus status) {
+  switch (status) {
+    case v1::CONNECTION_STATUS_UNSPECIFIED:  // null or unknown: keep looking
+    case v1::CONNECTION_STATUS_CREATED:
+    case v1::CONNECTION_STATUS_UPDATED:
+    case v1::CONNECTION_STATUS_DELAYED:
+    case v1::CONNECTION_STATUS_RESUMED:
+    case v1::CONNECTION_STATUS_PENDING:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// One WatchMemberStatus stream. At any time exactly one thing is under
+// way: a poll of MX, an alarm before the next poll, or a write to the
+// caller; the stream finishes only when none is, so nothing can call back
+// into a deleted reactor.
+class WatchReactor final
+    : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse> {
+ public:
+  WatchReactor(MxClient& client, PollLimiter& limiter, const WatchOptions& options,
+               v1::WatchMemberStatusRequest request, MxApiVersion version,
+               absl::Time deadline)
+      : client_(client),
+        limiter_(limiter),
+        options_(options),
+        version_(version),
+        deadline_(deadline),
+        started_(absl::Now()),
+        member_key_(absl::StrCat(request.user_identifier(), "/",
+                                 request.member_identifier())),
+        interval_(options.initial_interval),
+        poll_(client) {
+    poll_request_.set_user_identifier(request.user_identifier());
+    poll_request_.set_member_identifier(request.member_identifier());
+    poll_request_.set_accept_version(request.accept_version());
+  }
+
+  // The first poll goes at once (within the limits).
+  void Start() { WaitUntil(absl::Now(), /*reserved=*/false); }
+
+  void OnCancel() override {
+    grpc::Alarm* alarm = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (step_ == Step::kWaiting) alarm = alarms_[current_alarm_].get();
+    }
+    // The step under way ends early and then finishes the stream; once
+    // `cancelled_` is set no new step starts, so `alarm` stays valid.
+    if (alarm != nullptr) alarm->Cancel();
+    poll_.Cancel();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      last = message_.final();
+    }
+    if (!ok) return End(grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away"));
+    if (last) return End(grpc::Status::OK);
+    WaitUntil(absl::Now() + interval_, /*reserved=*/false);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  enum class Step { kPolling, kWaiting, kWriting, kDone };
+
+  // Sets an alarm for `when`; `reserved` says the poll limiter already gave
+  // this slot. Two alarm objects alternate, so an alarm is only replaced
+  // once its own callback has returned.
+  void WaitUntil(absl::Time when, bool reserved) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) {
+        step_ = Step::kWaiting;  // so End below is the only finisher
+      } else {
+        step_ = Step::kWaiting;
+        current_alarm_ = 1 - current_alarm_;
+        alarms_[current_alarm_] = std::make_unique<grpc::Alarm>();
+        alarms_[current_alarm_]->Set(absl::ToChronoTime(when), [this, reserved](bool ok) {
+          OnAlarm(ok, reserved);
+        });
+        return;
+      }
+    }
+    End(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
+  }
+
+  void OnAlarm(bool fired, bool reserved) {
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
+    if (!fired || cancelled) {
+      return End(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
+    }
+    const absl::Time now = absl::Now();
+    if (!reserved) {
+      const absl::Time slot = limiter_.Reserve(member_key_, now);
+      if (slot > now) return WaitUntil(slot, /*reserved=*/true);
+    }
+    Poll();
+  }
+
+  void Poll() {
+    {
+      absl::MutexLock lock(&mu_);
+      step_ = Step::kPolling;
+    }
+    poll_.Start(
+        [&](MxClient::Callback<v1::GetMemberStatusResponse> done) {
+          return client_.GetMemberStatus(poll_request_, version_, deadline_,
+                                         std::move(done));
+        },
+        [this](absl::StatusOr<v1::GetMemberStatusResponse> result) {
+          OnStatus(std::move(result));
+        });
+  }
+
+  void OnStatus(absl::StatusOr<v1::GetMemberStatusResponse> result) {
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled = cancelled_;
+    }
+    if (cancelled) {
+      return End(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
+    }
+    if (!result.ok()) return End(ToGrpcStatus(result.status()));
+
+    v1::MemberStatus& status = *result->mutable_status();
+    const bool changed =
+        !last_sent_.has_value() ||
+        !google::protobuf::util::MessageDifferencer::Equals(*last_sent_, status);
+    if (!changed) {
+      interval_ = std::min(interval_ * options_.backoff, options_.max_interval);
+      return WaitUntil(absl::Now() + interval_, /*reserved=*/false);
+    }
+    interval_ = options_.initial_interval;
+    last_sent_ = status;
+    const v1::WatchEndReason reason = EndReasonFor(status);
+    const absl::Duration elapsed = absl::Now() - started_;
+    {
+      absl::MutexLock lock(&mu_);
+      step_ = Step::kWriting;
+      message_.Clear();
+      *message_.mutable_status() = std::move(status);
+      message_.set_final(reason != v1::WATCH_END_REASON_UNSPECIFIED);
+      message_.set_end_reason(reason);
+      message_.mutable_elapsed()->set_seconds(absl::ToInt64Seconds(elapsed));
+      message_.mutable_elapsed()->set_nanos(static_cast<int32_t>(
+          absl::ToInt64Nanoseconds(elapsed % absl::Seconds(1))));
+    }
+    StartWrite(&message_);
+  }
+
+  // Finishes the stream once.
+  void End(const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (step_ == Step::kDone) return;
+      step_ = Step::kDone;
+    }
+    Finish(status);  // may delete `this`
+  }
+
+  MxClient& client_;
+  PollLimiter& limiter_;
+  const WatchOptions& options_;
+  const MxApiVersion version_;
+  const absl::Time deadline_;
+  const absl::Time started_;
+  const std::string member_key_;
+  v1::GetMemberStatusRequest poll_request_;
+
+  // Touched by one step at a time (the steps are sequential).
+  absl::Duration interval_;
+  absl::optional<v1::MemberStatus> last_sent_;
+  UpstreamCall<absl::StatusOr<v1::GetMemberStatusResponse>> poll_;
+  std::unique_ptr<grpc::Alarm> alarms_[2];
+
+  absl::Mutex mu_;
+  Step step_ ABSL_GUARDED_BY(mu_) = Step::kWaiting;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  int current_alarm_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::WatchMemberStatusResponse message_;  // lives until OnWriteDone
+};
+
+}  // namespace
+
+v1::WatchEndReason EndReasonFor(const v1::MemberStatus& status) {
+  const v1::ConnectionStatus connection = status.connection_status();
+  if (IsConnectedStatus(connection)) {
+    return status.is_being_aggregated() ? v1::WATCH_END_REASON_UNSPECIFIED
+                                        : v1::WATCH_END_REASON_CONNECTED;
+  }
+  if (connection == v1::CONNECTION_STATUS_CHALLENGED) {
+    return v1::WATCH_END_REASON_CHALLENGED;
+  }
+  if (IsTransientStatus(connection)) return v1::WATCH_END_REASON_UNSPECIFIED;
+  return v1::WATCH_END_REASON_END_STATE;
+}
+
+MemberService::MemberService(MxClient& client, MxApiVersion default_version,
+                             WatchOptions watch)
+    : client_(client),
+      default_version_(default_version),
+      watch_(watch),
+      poll_limiter_(watch.limits) {}
+
+grpc::ServerUnaryReactor* MemberService::CreateMember(
+    grpc::CallbackServerContext* context, const v1::CreateMemberRequest* request,
+    v1::CreateMemberResponse* response) {
+  return Relay(context, *request, response, client_, default_version_,
+               &ValidateCreateMemberRequest, &MxClient::CreateMember);
+}
+
+grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
+    grpc::CallbackServerContext* context,
+    const v1::ListInstitutionCredentialsRequest* request,
+    v1::ListInstitutionCredentialsResponse* response) {
+  return Relay(context, *request, response, client_, default_version_,
+               &ValidateListInstitutionCredentialsRequest,
+               &MxClient::ListInstitutionCredentials);
+}
+
+grpc::ServerUnaryReactor* MemberService::GetMember(
+    grpc::CallbackServerContext* context, const v1::GetMemberRequest* request,
+    v1::GetMemberResponse* response) {
+  return Relay(context, *request, response, client_, default_version_,
+               &ValidateGetMemberRequest, &MxClient::GetMember);
+}
+
+grpc::ServerUnaryReactor* MemberService::GetMemberStatus(
+    grpc::CallbackServerContext* context, const v1::GetMemberStatusRequest* request,
+    v1::GetMemberStatusResponse* response) {
+  return Relay(context, *request, response, client_, default_version_,
+               &ValidateGetMemberStatusRequest, &MxClient::GetMemberStatus);
+}
+
+grpc::ServerUnaryReactor* MemberService::ResumeMember(
+    grpc::CallbackServerContext* context, const v1::ResumeMemberRequest* request,
+    v1::ResumeMemberResponse* response) {
+  return Relay(context, *request, response, client_, default_version_,
+               &ValidateResumeMemberRequest, &MxClient::ResumeMember);
+}
+
+grpc::ServerUnaryReactor* MemberService::DeleteMember(
+    grpc::CallbackServerContext* context, const v1::DeleteMemberRequest* request,
+    v1::DeleteMemberResponse* response) {
+  return Relay(context, *request, response, client_, default_version_,
+               &ValidateDeleteMemberRequest, &MxClient::DeleteMember);
+}
+
+grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>*
+MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
+                                 const v1::WatchMemberStatusRequest* request) {
+  absl::StatusOr<MxApiVersion> version =
+      ValidateWatchMemberStatusRequest(*request, default_version_);
+  if (!version.ok()) {
+    // A reactor that only finishes: the stream ends with the error.
+    class Refusal final
+        : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse> {
+     public:
+      explicit Refusal(const grpc::Status& status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(ToGrpcStatus(version.status()));
+  }
+  auto* reactor = new WatchReactor(client_, poll_limiter_, watch_, *request, *version,
+                                   DeadlineOf(*context));
+  reactor->Start();
   return reactor;
 }
 

@@ -37,41 +37,123 @@ RestMxClient::RestMxClient(Options options, HttpTransport& transport)
       timeout_(options.timeout),
       transport_(transport) {}
 
-HttpRequest RestMxClient::BuildCreateMemberRequest(
-    const ::mx::platform::v1::CreateMemberRequest& request,
-    MxApiVersion version, absl::Time deadline) const {
+namespace {
+
+namespace v1 = ::mx::platform::v1;
+
+// "/users/{u}/members/{m}" with both segments percent-encoded.
+template <typename Request>
+std::string MemberPath(const Request& request) {
+  return absl::StrCat("/users/", PercentEncodePathSegment(request.user_identifier()),
+                      "/members/",
+                      PercentEncodePathSegment(request.member_identifier()));
+}
+
+}  // namespace
+
+HttpRequest RestMxClient::BuildRequest(absl::string_view method,
+                                       absl::string_view path,
+                                       MxApiVersion version, absl::Time deadline,
+                                       std::string body) const {
   HttpRequest http;
-  http.method = "POST";
-  http.url = absl::StrCat(base_url_, "/users/",
-                          PercentEncodePathSegment(request.user_identifier()),
-                          "/members");
+  http.method = std::string(method);
+  http.url = absl::StrCat(base_url_, path);
   http.headers = {
       {"Accept", std::string(MxAcceptHeader(version))},
       {"Accept-Version", std::string(MxApiVersionName(version))},
       {"Authorization", authorization_},
-      {"Content-Type", "application/json"},
-      {"User-Agent", "mxgate/" MXGATE_VERSION},
   };
-  if (!request.callback_payload().empty()) {
-    http.headers.emplace_back("X-CALLBACK-PAYLOAD", request.callback_payload());
-  }
-  http.body = EncodeCreateMemberBody(request, version);
+  if (!body.empty()) http.headers.emplace_back("Content-Type", "application/json");
+  http.headers.emplace_back("User-Agent", "mxgate/" MXGATE_VERSION);
+  http.body = std::move(body);
   http.deadline = std::min(deadline, absl::Now() + timeout_);
   return http;
 }
 
-MxClient::CallId RestMxClient::CreateMember(
-    const ::mx::platform::v1::CreateMemberRequest& request,
-    MxApiVersion version, absl::Time deadline, CreateMemberCallback done) {
+template <typename Response>
+MxClient::CallId RestMxClient::Send(
+    HttpRequest request,
+    absl::StatusOr<Response> (*map)(const HttpResponse&, absl::Time),
+    Callback<Response> done) {
   return transport_.Send(
-      BuildCreateMemberRequest(request, version, deadline),
-      [done = std::move(done)](absl::StatusOr<HttpResponse> answer) {
+      std::move(request),
+      [map, done = std::move(done)](absl::StatusOr<HttpResponse> answer) {
         if (!answer.ok()) {
           done(answer.status());
           return;
         }
-        done(MapCreateMemberAnswer(*answer, absl::Now()));
+        done(map(*answer, absl::Now()));
       });
+}
+
+HttpRequest RestMxClient::BuildCreateMemberRequest(
+    const v1::CreateMemberRequest& request, MxApiVersion version,
+    absl::Time deadline) const {
+  HttpRequest http = BuildRequest(
+      "POST",
+      absl::StrCat("/users/", PercentEncodePathSegment(request.user_identifier()),
+                   "/members"),
+      version, deadline, EncodeCreateMemberBody(request, version));
+  if (!request.callback_payload().empty()) {
+    http.headers.emplace_back("X-CALLBACK-PAYLOAD", request.callback_payload());
+  }
+  return http;
+}
+
+MxClient::CallId RestMxClient::CreateMember(const v1::CreateMemberRequest& request,
+                                            MxApiVersion version, absl::Time deadline,
+                                            CreateMemberCallback done) {
+  return Send(BuildCreateMemberRequest(request, version, deadline),
+              &MapCreateMemberAnswer, std::move(done));
+}
+
+MxClient::CallId RestMxClient::ListInstitutionCredentials(
+    const v1::ListInstitutionCredentialsRequest& request, MxApiVersion version,
+    absl::Time deadline, Callback<v1::ListInstitutionCredentialsResponse> done) {
+  std::string path = absl::StrCat(
+      "/institutions/", PercentEncodePathSegment(request.institution_code()),
+      "/credentials");
+  // 0 means MX's default, so only set values go on the query string.
+  absl::string_view separator = "?";
+  if (request.page() > 0) {
+    absl::StrAppend(&path, separator, "page=", request.page());
+    separator = "&";
+  }
+  if (request.records_per_page() > 0) {
+    absl::StrAppend(&path, separator, "records_per_page=", request.records_per_page());
+  }
+  return Send(BuildRequest("GET", path, version, deadline, ""),
+              &MapListInstitutionCredentialsAnswer, std::move(done));
+}
+
+MxClient::CallId RestMxClient::GetMember(const v1::GetMemberRequest& request,
+                                         MxApiVersion version, absl::Time deadline,
+                                         Callback<v1::GetMemberResponse> done) {
+  return Send(BuildRequest("GET", MemberPath(request), version, deadline, ""),
+              &MapGetMemberAnswer, std::move(done));
+}
+
+MxClient::CallId RestMxClient::GetMemberStatus(
+    const v1::GetMemberStatusRequest& request, MxApiVersion version,
+    absl::Time deadline, Callback<v1::GetMemberStatusResponse> done) {
+  return Send(BuildRequest("GET", absl::StrCat(MemberPath(request), "/status"),
+                           version, deadline, ""),
+              &MapGetMemberStatusAnswer, std::move(done));
+}
+
+MxClient::CallId RestMxClient::ResumeMember(const v1::ResumeMemberRequest& request,
+                                            MxApiVersion version, absl::Time deadline,
+                                            Callback<v1::ResumeMemberResponse> done) {
+  return Send(BuildRequest("PUT", absl::StrCat(MemberPath(request), "/resume"),
+                           version, deadline, EncodeResumeMemberBody(request)),
+              &MapResumeMemberAnswer, std::move(done));
+}
+
+MxClient::CallId RestMxClient::DeleteMember(const v1::DeleteMemberRequest& request,
+                                            MxApiVersion version, absl::Time deadline,
+                                            Callback<v1::DeleteMemberResponse> done) {
+  return Send(BuildRequest("DELETE", MemberPath(request), version, deadline, ""),
+              &MapDeleteMemberAnswer, std::move(done));
 }
 
 void RestMxClient::Cancel(CallId id) { transport_.Cancel(id); }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -22,8 +23,9 @@ namespace mxgate {
 class MxClient {
  public:
   using CallId = uint64_t;
-  using CreateMemberCallback = std::function<void(
-      absl::StatusOr<::mx::platform::v1::CreateMemberResponse>)>;
+  template <typename Response>
+  using Callback = std::function<void(absl::StatusOr<Response>)>;
+  using CreateMemberCallback = Callback<::mx::platform::v1::CreateMemberResponse>;
 
   virtual ~MxClient() = default;
 
@@ -37,7 +39,35 @@ class MxClient {
       MxApiVersion version, absl::Time deadline,
       CreateMemberCallback done) = 0;
 
+  // The other member calls, each with the same contract as CreateMember,
+  // for a request that passed its Validate* function:
+  // GET /institutions/{institution_code}/credentials[?page=&records_per_page=]
+  virtual CallId ListInstitutionCredentials(
+      const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      Callback<::mx::platform::v1::ListInstitutionCredentialsResponse> done) = 0;
+  // GET /users/{user_identifier}/members/{member_identifier}
+  virtual CallId GetMember(const ::mx::platform::v1::GetMemberRequest& request,
+                           MxApiVersion version, absl::Time deadline,
+                           Callback<::mx::platform::v1::GetMemberResponse> done) = 0;
+  // GET /users/{user_identifier}/members/{member_identifier}/status
+  virtual CallId GetMemberStatus(
+      const ::mx::platform::v1::GetMemberStatusRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      Callback<::mx::platform::v1::GetMemberStatusResponse> done) = 0;
+  // PUT /users/{user_identifier}/members/{member_identifier}/resume
+  virtual CallId ResumeMember(
+      const ::mx::platform::v1::ResumeMemberRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      Callback<::mx::platform::v1::ResumeMemberResponse> done) = 0;
+  // DELETE /users/{user_identifier}/members/{member_identifier}
+  virtual CallId DeleteMember(
+      const ::mx::platform::v1::DeleteMemberRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      Callback<::mx::platform::v1::DeleteMemberResponse> done) = 0;
+
   // Aborts a call still in flight; its `done` then runs with CANCELLED.
+  // Ids are never 0.
   virtual void Cancel(CallId id) = 0;
 };
 
@@ -58,6 +88,23 @@ class RestMxClient final : public MxClient {
   CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
                       CreateMemberCallback done) override;
+  CallId ListInstitutionCredentials(
+      const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      Callback<::mx::platform::v1::ListInstitutionCredentialsResponse> done) override;
+  CallId GetMember(const ::mx::platform::v1::GetMemberRequest& request,
+                   MxApiVersion version, absl::Time deadline,
+                   Callback<::mx::platform::v1::GetMemberResponse> done) override;
+  CallId GetMemberStatus(
+      const ::mx::platform::v1::GetMemberStatusRequest& request,
+      MxApiVersion version, absl::Time deadline,
+      Callback<::mx::platform::v1::GetMemberStatusResponse> done) override;
+  CallId ResumeMember(const ::mx::platform::v1::ResumeMemberRequest& request,
+                      MxApiVersion version, absl::Time deadline,
+                      Callback<::mx::platform::v1::ResumeMemberResponse> done) override;
+  CallId DeleteMember(const ::mx::platform::v1::DeleteMemberRequest& request,
+                      MxApiVersion version, absl::Time deadline,
+                      Callback<::mx::platform::v1::DeleteMemberResponse> done) override;
   void Cancel(CallId id) override;
 
   // The full request CreateMember sends; exposed for tests. The result
@@ -67,6 +114,19 @@ class RestMxClient final : public MxClient {
       MxApiVersion version, absl::Time deadline) const;
 
  private:
+  // The request every call sends: `path` (already encoded) under the base
+  // URL, MX's version and auth headers, and a JSON body when not empty.
+  HttpRequest BuildRequest(absl::string_view method, absl::string_view path,
+                           MxApiVersion version, absl::Time deadline,
+                           std::string body) const;
+
+  // Sends `request`; the answer goes through `map` (an http_status_mapping
+  // function) to `done`.
+  template <typename Response>
+  CallId Send(HttpRequest request,
+              absl::StatusOr<Response> (*map)(const HttpResponse&, absl::Time),
+              Callback<Response> done);
+
   const std::string base_url_;
   const std::string authorization_;  // "Basic base64(client_id:api_key)"
   const absl::Duration timeout_;

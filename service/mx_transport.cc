@@ -65,20 +65,21 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return bytes;
 }
 
-bool IsIdempotent(absl::string_view method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" ||
-         method == "PUT" || method == "DELETE";
+// Only reads may be sent twice. PUT resume answers MFA and DELETE removes a
+// member: a second copy could answer twice or turn a done delete into 404.
+bool IsSafeToResend(absl::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS";
 }
 
 // Runs before each attempt to send the request. When a reused connection
 // dies before any answer byte, libcurl sends the request again on a fresh
 // one ("Connection died, retrying a fresh connect"), even a POST. MX may
 // have acted on the first copy (created the member), so a request that is
-// not idempotent gets one attempt only.
+// not a read gets one attempt only.
 int OnPrerequest(void* user, char* /*primary_ip*/, char* /*local_ip*/,
                  int /*primary_port*/, int /*local_port*/) {
   auto* transfer = static_cast<Transfer*>(user);
-  if (transfer->attempted && !IsIdempotent(transfer->request.method)) {
+  if (transfer->attempted && !IsSafeToResend(transfer->request.method)) {
     transfer->resend_refused = true;
     return CURL_PREREQFUNC_ABORT;
   }

@@ -8,31 +8,139 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "service/status_details.h"
 
 namespace mxgate {
 namespace {
 
+using ::mx::platform::v1::ChallengeAnswer;
 using ::mx::platform::v1::CreateMemberRequest;
+using ::mx::platform::v1::DeleteMemberRequest;
+using ::mx::platform::v1::GetMemberRequest;
+using ::mx::platform::v1::GetMemberStatusRequest;
+using ::mx::platform::v1::ListInstitutionCredentialsRequest;
 using ::mx::platform::v1::Member;
+using ::mx::platform::v1::ResumeMemberRequest;
+using ::mx::platform::v1::WatchMemberStatusRequest;
 
 // MX's documented limit for X-CALLBACK-PAYLOAD (mx-api.md section 1), in
 // characters.
 constexpr size_t kMaxCallbackPayloadSize = 1024;
+
+// MX's documented maximum (mx-api.md section 3.6). Above it MX silently
+// returns pages of 25, which a caller would mistake for the end of the list.
+// MX's documented minimum, 10, is left to MX: what it does below it is
+// unverified.
+constexpr int kMaxRecordsPerPage = 1000;
 
 bool HasControlCharacter(absl::string_view text) {
   return std::any_of(text.begin(), text.end(),
                      [](char c) { return absl::ascii_iscntrl(c); });
 }
 
-// `user_identifier` is sent as one path segment of
-// `/users/{user_identifier}/members`. Percent-encoding alone would not stop
-// a client from forging the path MX sees: `.` and `..` are resolved by URL
-// normalizers, and MX or a proxy may decode `%2F`, `%3F` and `%23` first.
+// Percent-encoding alone would not stop a client from forging the path MX
+// sees: `.` and `..` are resolved by URL normalizers, and MX or a proxy may
+// decode `%2F`, `%3F` and `%23` first.
 bool IsSafePathSegment(absl::string_view segment) {
   return segment != "." && segment != ".." &&
          segment.find_first_of("/?#") == absl::string_view::npos &&
          !HasControlCharacter(segment);
+}
+
+// `field` (user_identifier, member_identifier, institution_code) is sent as
+// one path segment of the MX URL.
+void CheckPathSegment(absl::string_view field, absl::string_view value,
+                      std::vector<FieldViolation>& violations) {
+  if (value.empty()) {
+    violations.push_back({std::string(field), "required"});
+  } else if (!IsSafePathSegment(value)) {
+    violations.push_back(
+        {std::string(field),
+         "must be one path segment: no '/', '?', '#' or control characters, "
+         "and not '.' or '..'"});
+  }
+}
+
+// Returns the version `accept_version` names, or `server_default` when it
+// is empty. An unknown version is reported once and then judged as the
+// server default, so that version-specific checks still run.
+MxApiVersion CheckAcceptVersion(absl::string_view accept_version,
+                                MxApiVersion server_default,
+                                std::vector<FieldViolation>& violations) {
+  if (accept_version.empty()) return server_default;
+  const absl::optional<MxApiVersion> parsed = ParseMxApiVersion(accept_version);
+  if (parsed.has_value()) return *parsed;
+  violations.push_back(
+      {"accept_version",
+       absl::StrCat("must be ", MxApiVersionName(MxApiVersion::kV20250224),
+                    " or ", MxApiVersionName(MxApiVersion::kV20111101),
+                    ", or empty for the server default")});
+  return server_default;
+}
+
+// Checks the guid of a credential or challenge answer at `path`; `kind`
+// says what it should be, e.g. "a challenge guid". Returns whether it is
+// well-formed. The guid goes into the JSON body, so only control characters
+// are refused.
+bool CheckGuid(absl::string_view guid, const std::string& path,
+               absl::string_view kind,
+               std::vector<FieldViolation>& violations) {
+  if (guid.empty()) {
+    violations.push_back({path, "required"});
+    return false;
+  }
+  if (HasControlCharacter(guid)) {
+    violations.push_back(
+        {path, absl::StrCat("must be ", kind, " without control characters")});
+    return false;
+  }
+  return true;
+}
+
+// The end of every Validate*Request: `version` when nothing was refused,
+// else INVALID_ARGUMENT naming the first violation and listing them all.
+// Callers check fields in request-field order, so the list is in that order.
+absl::StatusOr<MxApiVersion> VersionOrRefusal(
+    const google::protobuf::Message& request, MxApiVersion version,
+    const std::vector<FieldViolation>& violations) {
+  if (violations.empty()) return version;
+
+  std::string message =
+      absl::StrCat("invalid ", request.GetDescriptor()->name(), ": ",
+                   violations[0].field, ": ", violations[0].description);
+  if (violations.size() > 1) {
+    absl::StrAppend(&message, " (and ", violations.size() - 1, " more)");
+  }
+  absl::Status status = MakeError(absl::StatusCode::kInvalidArgument, message,
+                                  kReasonInvalidRequest);
+  AttachBadRequest(status, violations);
+  return status;
+}
+
+// Fields 1 to 3 of every request addressed to one member: the path
+// `/users/{user_identifier}/members/{member_identifier}` and the version.
+// Returns the version to call.
+template <typename Request>
+MxApiVersion CheckMemberAddress(const Request& request,
+                                MxApiVersion server_default,
+                                std::vector<FieldViolation>& violations) {
+  CheckPathSegment("user_identifier", request.user_identifier(), violations);
+  CheckPathSegment("member_identifier", request.member_identifier(),
+                   violations);
+  return CheckAcceptVersion(request.accept_version(), server_default,
+                            violations);
+}
+
+// Get, GetStatus, Delete and Watch: a member's address and nothing else.
+template <typename Request>
+absl::StatusOr<MxApiVersion> ValidateMemberAddressedRequest(
+    const Request& request, MxApiVersion server_default) {
+  std::vector<FieldViolation> violations;
+  const MxApiVersion version =
+      CheckMemberAddress(request, server_default, violations);
+  return VersionOrRefusal(request, version, violations);
 }
 
 bool IsBase64Character(char c) {
@@ -99,13 +207,8 @@ void CheckMember(const Member& member, MxApiVersion version,
   for (int i = 0; i < member.credentials_size(); ++i) {
     const std::string path = Indexed("member.credentials", i);
     const auto& credential = member.credentials(i);
-    if (credential.guid().empty()) {
-      violations.push_back({path + ".guid", "required"});
-    } else if (HasControlCharacter(credential.guid())) {
-      violations.push_back({path + ".guid",
-                            "must be a credential guid (CRD-...) without "
-                            "control characters"});
-    }
+    CheckGuid(credential.guid(), path + ".guid", "a credential guid (CRD-...)",
+              violations);
     if (credential.value().empty()) {
       violations.push_back({path + ".value", "required"});
     }
@@ -155,32 +258,9 @@ absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
   // violations in that order. Output-only Member fields (20 and up) and
   // `request_id` are ignored, not refused (AIP-203, AIP-155).
   std::vector<FieldViolation> violations;
-
-  if (request.user_identifier().empty()) {
-    violations.push_back({"user_identifier", "required"});
-  } else if (!IsSafePathSegment(request.user_identifier())) {
-    violations.push_back(
-        {"user_identifier",
-         "must be one path segment: no '/', '?', '#' or control characters, "
-         "and not '.' or '..'"});
-  }
-
-  // An unknown version is reported once; the version-specific checks below
-  // then judge the request as the server default would.
-  MxApiVersion version = server_default;
-  if (!request.accept_version().empty()) {
-    const absl::optional<MxApiVersion> parsed =
-        ParseMxApiVersion(request.accept_version());
-    if (parsed.has_value()) {
-      version = *parsed;
-    } else {
-      violations.push_back(
-          {"accept_version",
-           absl::StrCat("must be ", MxApiVersionName(MxApiVersion::kV20250224),
-                        " or ", MxApiVersionName(MxApiVersion::kV20111101),
-                        ", or empty for the server default")});
-    }
-  }
+  CheckPathSegment("user_identifier", request.user_identifier(), violations);
+  const MxApiVersion version =
+      CheckAcceptVersion(request.accept_version(), server_default, violations);
 
   const std::string& payload = request.callback_payload();
   if (payload.size() > kMaxCallbackPayloadSize) {
@@ -210,18 +290,85 @@ absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
                       request.referral_source())});
   }
 
-  if (violations.empty()) return version;
+  return VersionOrRefusal(request, version, violations);
+}
 
-  std::string message =
-      absl::StrCat("invalid CreateMemberRequest: ", violations[0].field, ": ",
-                   violations[0].description);
-  if (violations.size() > 1) {
-    absl::StrAppend(&message, " (and ", violations.size() - 1, " more)");
+absl::StatusOr<MxApiVersion> ValidateListInstitutionCredentialsRequest(
+    const ListInstitutionCredentialsRequest& request,
+    MxApiVersion server_default) {
+  std::vector<FieldViolation> violations;
+  CheckPathSegment("institution_code", request.institution_code(), violations);
+  if (request.page() < 0) {
+    violations.push_back(
+        {"page", "must be 1 or more, or 0 for MX's default (1)"});
   }
-  absl::Status status = MakeError(absl::StatusCode::kInvalidArgument, message,
-                                  kReasonInvalidRequest);
-  AttachBadRequest(status, violations);
-  return status;
+  if (request.records_per_page() < 0 ||
+      request.records_per_page() > kMaxRecordsPerPage) {
+    violations.push_back({"records_per_page",
+                          absl::StrCat("must be from 1 to ", kMaxRecordsPerPage,
+                                       ", or 0 for MX's default (25)")});
+  }
+  const MxApiVersion version =
+      CheckAcceptVersion(request.accept_version(), server_default, violations);
+  return VersionOrRefusal(request, version, violations);
+}
+
+absl::StatusOr<MxApiVersion> ValidateGetMemberRequest(
+    const GetMemberRequest& request, MxApiVersion server_default) {
+  return ValidateMemberAddressedRequest(request, server_default);
+}
+
+absl::StatusOr<MxApiVersion> ValidateGetMemberStatusRequest(
+    const GetMemberStatusRequest& request, MxApiVersion server_default) {
+  return ValidateMemberAddressedRequest(request, server_default);
+}
+
+absl::StatusOr<MxApiVersion> ValidateResumeMemberRequest(
+    const ResumeMemberRequest& request, MxApiVersion server_default) {
+  std::vector<FieldViolation> violations;
+  const MxApiVersion version =
+      CheckMemberAddress(request, server_default, violations);
+
+  const auto& answers = request.challenges();
+  if (answers.empty()) {
+    violations.push_back(
+        {"challenges", "at least one answer required (see GetMemberStatus)"});
+  }
+  // Descriptions never echo `value`: it is the end user's MFA answer.
+  for (int i = 0; i < answers.size(); ++i) {
+    const std::string path = Indexed("challenges", i);
+    const ChallengeAnswer& answer = answers[i];
+    if (CheckGuid(answer.guid(), path + ".guid", "a challenge guid",
+                  violations)) {
+      const auto earlier =
+          std::find_if(answers.begin(), answers.begin() + i,
+                       [&answer](const ChallengeAnswer& other) {
+                         return other.guid() == answer.guid();
+                       }) -
+          answers.begin();
+      if (earlier < i) {
+        violations.push_back(
+            {path + ".guid",
+             absl::StrCat("duplicates ", Indexed("challenges", earlier),
+                          ".guid; answer each challenge once")});
+      }
+    }
+    if (answer.value().empty()) {
+      violations.push_back({path + ".value", "required"});
+    }
+  }
+
+  return VersionOrRefusal(request, version, violations);
+}
+
+absl::StatusOr<MxApiVersion> ValidateDeleteMemberRequest(
+    const DeleteMemberRequest& request, MxApiVersion server_default) {
+  return ValidateMemberAddressedRequest(request, server_default);
+}
+
+absl::StatusOr<MxApiVersion> ValidateWatchMemberStatusRequest(
+    const WatchMemberStatusRequest& request, MxApiVersion server_default) {
+  return ValidateMemberAddressedRequest(request, server_default);
 }
 
 }  // namespace mxgate

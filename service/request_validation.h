@@ -26,6 +26,33 @@ absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
     const ::mx::platform::v1::CreateMemberRequest& request,
     MxApiVersion server_default);
 
+// The other requests, by the same rules: every identifier that becomes a
+// path segment (user_identifier, member_identifier, institution_code) is
+// required and free of `/`, `?`, `#`, control characters, `.` and `..`;
+// accept_version as above. ListInstitutionCredentials: page >= 0 and
+// 0 <= records_per_page <= 1000 (0 = MX's default). ResumeMember: at least
+// one answer, each with a guid (no control characters) and a non-empty
+// value, no guid twice; never echoes an answer value. Same error shape as
+// ValidateCreateMemberRequest, the message naming the request type.
+absl::StatusOr<MxApiVersion> ValidateListInstitutionCredentialsRequest(
+    const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
+    MxApiVersion server_default);
+absl::StatusOr<MxApiVersion> ValidateGetMemberRequest(
+    const ::mx::platform::v1::GetMemberRequest& request,
+    MxApiVersion server_default);
+absl::StatusOr<MxApiVersion> ValidateGetMemberStatusRequest(
+    const ::mx::platform::v1::GetMemberStatusRequest& request,
+    MxApiVersion server_default);
+absl::StatusOr<MxApiVersion> ValidateResumeMemberRequest(
+    const ::mx::platform::v1::ResumeMemberRequest& request,
+    MxApiVersion server_default);
+absl::StatusOr<MxApiVersion> ValidateDeleteMemberRequest(
+    const ::mx::platform::v1::DeleteMemberRequest& request,
+    MxApiVersion server_default);
+absl::StatusOr<MxApiVersion> ValidateWatchMemberStatusRequest(
+    const ::mx::platform::v1::WatchMemberStatusRequest& request,
+    MxApiVersion server_default);
+
 }  // namespace mxgate
 
 #endif  // MXGATE_SERVICE_REQUEST_VALIDATION_H_

@@ -13,7 +13,7 @@ namespace mxgate {
 MxgateServer::MxgateServer(ServerOptions options)
     : transport_(std::move(options.transport)),
       client_(std::move(options.mx), transport_),
-      service_(client_, options.api_version) {}
+      service_(client_, options.api_version, options.watch) {}
 
 absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
     ServerOptions options) {

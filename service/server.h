@@ -26,6 +26,7 @@ struct ServerOptions {
   MxApiVersion api_version = kDefaultMxApiVersion;
   RestMxClient::Options mx;
   CurlTransport::Options transport;
+  WatchOptions watch;
 };
 
 class MxgateServer {

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
 #include "sandbox/mx_sandbox.h"  // the seeded ids and guids only
+#include "tests/integration/gateway_process.h"
 #include "tests/integration/recording_upstream.h"
 #include "tests/integration/test_process.h"
 
@@ -29,62 +30,18 @@ namespace {
 namespace v1 = ::mx::platform::v1;
 using ::mxgate::testing::BinPath;
 using ::mxgate::testing::ChildProcess;
+using ::mxgate::testing::Gateway;
+using ::mxgate::testing::kApiKey;
+using ::mxgate::testing::kClientId;
+using ::mxgate::testing::kPassword;
 using ::mxgate::testing::RecordedRequest;
 using ::mxgate::testing::RecordingUpstream;
+using ::mxgate::testing::Sandbox;
 using ::mxgate::testing::ScriptedResponse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Pair;
-
-constexpr char kClientId[] = "it-client-id";
-constexpr char kApiKey[] = "it-api-key-7f3a9c";
-constexpr char kPassword[] = "it-password-s3cret";
-
-class Gateway {
- public:
-  Gateway(const std::string& mx_base_url, std::vector<std::string> extra_flags = {},
-          std::string client_id = kClientId, std::string api_key = kApiKey) {
-    // A short grace: an idle client connection holds a draining server
-    // for the whole grace period, and these tests have nothing in flight.
-    std::vector<std::string> argv = {BinPath("mxgate"), "--listen=127.0.0.1:0",
-                                     "--mx_base_url=" + mx_base_url,
-                                     "--shutdown_grace_ms=100"};
-    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    process_ = std::make_unique<ChildProcess>(
-        argv, std::map<std::string, std::string>{{"MX_CLIENT_ID", client_id},
-                                                 {"MX_API_KEY", api_key}});
-    address_ = process_->WaitForListening();
-    channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-    stub_ = v1::MemberService::NewStub(channel_);
-  }
-
-  // Every gateway's log is checked for the secrets it was given or saw.
-  ~Gateway() {
-    EXPECT_EQ(process_->Terminate(), 0);
-    const std::string log = process_->Stderr();
-    for (const char* secret : {kApiKey, kPassword, "aXQtY2xpZW50", "mxuser"}) {
-      EXPECT_THAT(log, Not(HasSubstr(secret))) << "a secret reached the log";
-    }
-  }
-
-  const std::string& address() const { return address_; }
-  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
-
-  grpc::Status CreateMember(const v1::CreateMemberRequest& request,
-                            v1::CreateMemberResponse* response,
-                            absl::Duration timeout = absl::Seconds(10)) {
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    return stub_->CreateMember(&context, request, response);
-  }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  std::string address_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::MemberService::Stub> stub_;
-};
 
 template <typename Detail>
 absl::optional<Detail> FindDetail(const grpc::Status& status) {
@@ -123,37 +80,24 @@ v1::CreateMemberRequest MxBankRequest(const std::string& user = sandbox::kDemoUs
 class AgainstSandbox : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sandbox_ = new ChildProcess({BinPath("mx-sandbox"), "--listen=127.0.0.1:0",
-                                 absl::StrCat("--client_id=", kClientId),
-                                 absl::StrCat("--api_key=", kApiKey)});
-    const std::string address = sandbox_->WaitForListening();
-    ASSERT_FALSE(address.empty()) << sandbox_->Stderr();
-    sandbox_url_ = new std::string("http://" + address);
-    gateway_ = new Gateway(*sandbox_url_);
+    sandbox_ = new Sandbox();
+    ASSERT_FALSE(sandbox_->url().empty()) << sandbox_->process().Stderr();
+    gateway_ = new Gateway(sandbox_->url());
     ASSERT_FALSE(gateway_->address().empty());
   }
 
   static void TearDownTestSuite() {
     delete gateway_;
     delete sandbox_;
-    delete sandbox_url_;
   }
 
-  // A counter from the sandbox's /_sandbox/stats.
-  static int SandboxStat(const std::string& name) {
-    const std::string body = ::mxgate::testing::HttpGet(*sandbox_url_ + "/_sandbox/stats");
-    const size_t at = body.find("\"" + name + "\":");
-    if (at == std::string::npos) return -1;
-    return std::atoi(body.c_str() + at + name.size() + 3);
-  }
+  static int SandboxStat(const std::string& name) { return sandbox_->Stat(name); }
 
-  static ChildProcess* sandbox_;
-  static std::string* sandbox_url_;
+  static Sandbox* sandbox_;
   static Gateway* gateway_;
 };
 
-ChildProcess* AgainstSandbox::sandbox_ = nullptr;
-std::string* AgainstSandbox::sandbox_url_ = nullptr;
+Sandbox* AgainstSandbox::sandbox_ = nullptr;
 Gateway* AgainstSandbox::gateway_ = nullptr;
 
 TEST_F(AgainstSandbox, HealthIsServingForTheServerAndTheService) {
@@ -273,7 +217,7 @@ TEST_F(AgainstSandbox, DuplicateMemberIdIsAlreadyExists) {
 }
 
 TEST_F(AgainstSandbox, WrongGatewayCredentialsAreUnauthenticated) {
-  Gateway wrong_key(*sandbox_url_, {}, kClientId, "not-the-key");
+  Gateway wrong_key(sandbox_->url(), {}, kClientId, "not-the-key");
   v1::CreateMemberResponse response;
   const grpc::Status status = wrong_key.CreateMember(MxBankRequest(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
@@ -391,6 +335,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorRow{401, grpc::StatusCode::UNAUTHENTICATED, "UPSTREAM_UNAUTHENTICATED"},
         ErrorRow{403, grpc::StatusCode::PERMISSION_DENIED, "UPSTREAM_PERMISSION_DENIED"},
         ErrorRow{404, grpc::StatusCode::NOT_FOUND, "UPSTREAM_NOT_FOUND"},
+        ErrorRow{405, grpc::StatusCode::FAILED_PRECONDITION, "UPSTREAM_CONSTRAINT_NOT_MET"},
         ErrorRow{406, grpc::StatusCode::FAILED_PRECONDITION, "UPSTREAM_VERSION_NOT_ACCEPTED"},
         ErrorRow{409, grpc::StatusCode::ALREADY_EXISTS, "UPSTREAM_CONFLICT"},
         ErrorRow{422, grpc::StatusCode::INVALID_ARGUMENT, "UPSTREAM_UNPROCESSABLE"},

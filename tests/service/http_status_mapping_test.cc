@@ -28,9 +28,16 @@ namespace {
 using ::google::protobuf::util::MessageDifferencer;
 using ::mx::platform::v1::CreateMemberOutcome;
 using ::mx::platform::v1::CreateMemberResponse;
+using ::mx::platform::v1::DeleteMemberResponse;
+using ::mx::platform::v1::GetMemberResponse;
+using ::mx::platform::v1::GetMemberStatusResponse;
+using ::mx::platform::v1::ListInstitutionCredentialsResponse;
 using ::mx::platform::v1::Member;
+using ::mx::platform::v1::MemberStatus;
+using ::mx::platform::v1::ResumeMemberResponse;
 using ::testing::ElementsAreArray;
 using ::testing::Pair;
+using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
 // 1994-11-06T08:48:37Z: one minute before the RFC 9110 example date.
@@ -45,6 +52,23 @@ std::string UpperSnakeToCamel(absl::string_view upper_snake) {
     camel += absl::AsciiStrToLower(word.substr(1));
   }
   return camel;
+}
+
+template <typename Message>
+Message ParseTextProto(const char* text) {
+  Message message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
+      << text;
+  return message;
+}
+
+// Fails with a field-by-field report when `actual` differs from `expected`.
+void ExpectSameMessage(const google::protobuf::Message& actual,
+                       const google::protobuf::Message& expected) {
+  MessageDifferencer differencer;
+  std::string differences;
+  differencer.ReportDifferencesToString(&differences);
+  EXPECT_TRUE(differencer.Compare(expected, actual)) << differences;
 }
 
 HttpResponse Answer(int http_status, std::string body = "",
@@ -97,6 +121,7 @@ constexpr ErrorRow kKnownStatuses[] = {
     {401, absl::StatusCode::kUnauthenticated, "UPSTREAM_UNAUTHENTICATED"},
     {403, absl::StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED"},
     {404, absl::StatusCode::kNotFound, "UPSTREAM_NOT_FOUND"},
+    {405, absl::StatusCode::kFailedPrecondition, "UPSTREAM_CONSTRAINT_NOT_MET"},
     {406, absl::StatusCode::kFailedPrecondition,
      "UPSTREAM_VERSION_NOT_ACCEPTED"},
     {409, absl::StatusCode::kAlreadyExists, "UPSTREAM_CONFLICT"},
@@ -108,12 +133,11 @@ constexpr ErrorRow kKnownStatuses[] = {
     {504, absl::StatusCode::kDeadlineExceeded, "UPSTREAM_GATEWAY_TIMEOUT"},
 };
 
-// Statuses outside the table, including 405, which MX documents but never
-// for create.
+// Statuses outside the table, the table's neighbours among them.
 constexpr ErrorRow kUnknownStatuses[] = {
     {100, absl::StatusCode::kUnknown, kReasonUpstreamUnexpectedStatus},
     {301, absl::StatusCode::kUnknown, kReasonUpstreamUnexpectedStatus},
-    {405, absl::StatusCode::kUnknown, kReasonUpstreamUnexpectedStatus},
+    {407, absl::StatusCode::kUnknown, kReasonUpstreamUnexpectedStatus},
     {418, absl::StatusCode::kUnknown, kReasonUpstreamUnexpectedStatus},
     {599, absl::StatusCode::kUnknown, kReasonUpstreamUnexpectedStatus},
 };
@@ -295,8 +319,7 @@ TEST_P(MapCreateMemberAnswerTest, DecodesTheMemberWithOutcomeAndHttpStatus) {
   Member expected;
   ASSERT_TRUE(
       google::protobuf::TextFormat::ParseFromString(kMemberText, &expected));
-  EXPECT_TRUE(MessageDifferencer::Equals(response->member(), expected))
-      << response->member().DebugString();
+  ExpectSameMessage(response->member(), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -342,15 +365,6 @@ TEST(MapCreateMemberAnswer,
   }
 }
 
-TEST(MapCreateMemberAnswer, DelegatesNon2xxToMapHttpError) {
-  for (const HttpResponse& answer :
-       {Answer(301), Answer(409, R"({"error":{"message":"Taken."}})"),
-        Answer(429, "", {{"retry-after", "5"}}), Answer(503)}) {
-    ExpectSameError(MapCreateMemberAnswer(answer, kNow).status(),
-                    MapHttpError(answer, kNow));
-  }
-}
-
 TEST(MapCreateMemberAnswer, KeepsMxsErrorMessageBesideTheMemberOn201) {
   const absl::StatusOr<CreateMemberResponse> response = MapCreateMemberAnswer(
       Answer(201, R"({"member":{"guid":"MBR-1"},)"
@@ -369,6 +383,201 @@ TEST(MapCreateMemberAnswer, LeavesMxErrorMessageEmptyWithoutAnErrorObject) {
       MapCreateMemberAnswer(Answer(202, R"({"member":{"guid":"MBR-1"}})"), kNow);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->mx_error_message(), "");
+}
+
+// --- Every Map*Answer: the shared rules ---
+
+// One Map*Answer reduced to its status, so that the rules every call
+// shares are tested once for all of them.
+struct AnswerMapper {
+  const char* name;
+  absl::Status (*map)(const HttpResponse& response, absl::Time now);
+};
+void PrintTo(const AnswerMapper& m, std::ostream* os) { *os << m.name; }
+
+constexpr AnswerMapper kCreateMember = {
+    "CreateMember", [](const HttpResponse& response, absl::Time now) {
+      return MapCreateMemberAnswer(response, now).status();
+    }};
+constexpr AnswerMapper kListInstitutionCredentials = {
+    "ListInstitutionCredentials",
+    [](const HttpResponse& response, absl::Time now) {
+      return MapListInstitutionCredentialsAnswer(response, now).status();
+    }};
+constexpr AnswerMapper kGetMember = {
+    "GetMember", [](const HttpResponse& response, absl::Time now) {
+      return MapGetMemberAnswer(response, now).status();
+    }};
+constexpr AnswerMapper kGetMemberStatus = {
+    "GetMemberStatus", [](const HttpResponse& response, absl::Time now) {
+      return MapGetMemberStatusAnswer(response, now).status();
+    }};
+constexpr AnswerMapper kResumeMember = {
+    "ResumeMember", [](const HttpResponse& response, absl::Time now) {
+      return MapResumeMemberAnswer(response, now).status();
+    }};
+constexpr AnswerMapper kDeleteMember = {
+    "DeleteMember", [](const HttpResponse& response, absl::Time now) {
+      return MapDeleteMemberAnswer(response, now).status();
+    }};
+
+std::string MapperName(const testing::TestParamInfo<AnswerMapper>& info) {
+  return info.param.name;
+}
+
+class EveryAnswerTest : public testing::TestWithParam<AnswerMapper> {};
+
+TEST_P(EveryAnswerTest, DelegatesNon2xxToMapHttpError) {
+  for (const HttpResponse& answer :
+       {Answer(301), Answer(404, R"({"error":{"message":"No such member."}})"),
+        Answer(405), Answer(409, R"({"error":{"message":"Taken."}})"),
+        Answer(429, "", {{"retry-after", "5"}}), Answer(503)}) {
+    ExpectSameError(GetParam().map(answer, kNow), MapHttpError(answer, kNow));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, EveryAnswerTest,
+                         testing::Values(kCreateMember,
+                                         kListInstitutionCredentials,
+                                         kGetMember, kGetMemberStatus,
+                                         kResumeMember, kDeleteMember),
+                         MapperName);
+
+class AnswerWithBodyTest : public testing::TestWithParam<AnswerMapper> {};
+
+TEST_P(AnswerWithBodyTest, Maps2xxWithoutReadableBodyToInternalWithHttpStatus) {
+  for (const auto& [http_status, body] :
+       std::vector<std::pair<int, std::string>>{{200, "not json"},
+                                                {200, "{}"},
+                                                {202, "[]"},
+                                                {204, ""}}) {
+    const absl::Status status = GetParam().map(Answer(http_status, body), kNow);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << body;
+    // The codec's message, which never quotes the body.
+    EXPECT_THAT(std::string(status.message()),
+                StartsWith("MX's response body "))
+        << body;
+    const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+    EXPECT_EQ(info.reason(), kReasonUpstreamResponseMalformed) << body;
+    EXPECT_THAT(info.metadata(),
+                UnorderedElementsAre(
+                    Pair(kMetadataHttpStatus, absl::StrCat(http_status))))
+        << body;
+  }
+}
+
+// CreateMember has its own test above, comparing with the codec's message.
+INSTANTIATE_TEST_SUITE_P(Calls, AnswerWithBodyTest,
+                         testing::Values(kListInstitutionCredentials,
+                                         kGetMember, kGetMemberStatus,
+                                         kResumeMember),
+                         MapperName);
+
+// --- Each call's success ---
+
+TEST(MapListInstitutionCredentialsAnswer, DecodesFieldsAndPaginationOn200) {
+  const absl::StatusOr<ListInstitutionCredentialsResponse> response =
+      MapListInstitutionCredentialsAnswer(
+          Answer(200, R"({"credentials":[{"guid":"CRD-1","field_name":"LOGIN",)"
+                      R"("label":"Username","display_order":1,)"
+                      R"("field_type":"TEXT","type":"TEXT"}],)"
+                      R"("pagination":{"current_page":1,"per_page":25,)"
+                      R"("total_entries":1,"total_pages":1}})"),
+          kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ExpectSameMessage(*response,
+                    ParseTextProto<ListInstitutionCredentialsResponse>(R"pb(
+                      credentials {
+                        guid: "CRD-1"
+                        field_name: "LOGIN"
+                        label: "Username"
+                        display_order: 1
+                        field_type: "TEXT"
+                        type: "TEXT"
+                      }
+                      pagination {
+                        current_page: 1
+                        per_page: 25
+                        total_entries: 1
+                        total_pages: 1
+                      }
+                    )pb"));
+}
+
+TEST(MapGetMemberAnswer, DecodesTheMemberOn200) {
+  const absl::StatusOr<GetMemberResponse> response =
+      MapGetMemberAnswer(Answer(200, kMemberBody), kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ExpectSameMessage(response->member(), ParseTextProto<Member>(kMemberText));
+}
+
+TEST(MapGetMemberStatusAnswer, DecodesTheStatusAndChallengesOn200) {
+  const absl::StatusOr<GetMemberStatusResponse> response =
+      MapGetMemberStatusAnswer(
+          Answer(200, R"({"member":{"guid":"MBR-1",)"
+                      R"("connection_status":"CHALLENGED",)"
+                      R"("is_being_aggregated":true,"challenges":[)"
+                      R"({"guid":"CRD-1","label":"City?","type":"TEXT"}]}})"),
+          kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ExpectSameMessage(response->status(), ParseTextProto<MemberStatus>(R"pb(
+                      guid: "MBR-1"
+                      connection_status: CONNECTION_STATUS_CHALLENGED
+                      is_being_aggregated: true
+                      challenges {
+                        guid: "CRD-1"
+                        label: "City?"
+                        type: CHALLENGE_TYPE_TEXT
+                        type_raw: "TEXT"
+                      }
+                    )pb"));
+}
+
+TEST(MapResumeMemberAnswer, DecodesTheMemberWithHttpStatusOn202) {
+  const absl::StatusOr<ResumeMemberResponse> response =
+      MapResumeMemberAnswer(Answer(202, kMemberBody), kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->http_status(), 202);
+  ExpectSameMessage(response->member(), ParseTextProto<Member>(kMemberText));
+}
+
+TEST(MapResumeMemberAnswer, KeepsAnotherSuccessStatusAsReceived) {
+  const absl::StatusOr<ResumeMemberResponse> response =
+      MapResumeMemberAnswer(Answer(200, kMemberBody), kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->http_status(), 200);
+}
+
+// MX's 405 on resume: the member is not CHALLENGED (documented for Nexus).
+TEST(MapResumeMemberAnswer, Maps405ToFailedPreconditionConstraintNotMet) {
+  const absl::Status status =
+      MapResumeMemberAnswer(
+          Answer(405, R"({"error":{"message":"Member is not challenged."}})"),
+          kNow)
+          .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(), "MX answered HTTP 405: Member is not challenged.");
+  const google::rpc::ErrorInfo info = ErrorInfoOf(status);
+  EXPECT_EQ(info.reason(), "UPSTREAM_CONSTRAINT_NOT_MET");
+  EXPECT_THAT(info.metadata(),
+              UnorderedElementsAre(
+                  Pair(kMetadataHttpStatus, "405"),
+                  Pair(kMetadataMxErrorMessage, "Member is not challenged.")));
+}
+
+TEST(MapDeleteMemberAnswer, IsOkOn204WithoutABody) {
+  const absl::StatusOr<DeleteMemberResponse> response =
+      MapDeleteMemberAnswer(Answer(204), kNow);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ExpectSameMessage(*response, DeleteMemberResponse());
+}
+
+TEST(MapDeleteMemberAnswer, IsOkOn200WithoutReadingTheBody) {
+  for (const char* body : {"", "not json", kMemberBody}) {
+    const absl::StatusOr<DeleteMemberResponse> response =
+        MapDeleteMemberAnswer(Answer(200, body), kNow);
+    EXPECT_TRUE(response.ok()) << body << ": " << response.status();
+  }
 }
 
 }  // namespace

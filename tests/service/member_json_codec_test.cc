@@ -5,6 +5,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include "absl/functional/function_ref.h"
 #include "absl/strings/ascii.h"
@@ -13,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -24,10 +26,14 @@ namespace {
 using ::google::protobuf::EnumDescriptor;
 using ::google::protobuf::TextFormat;
 using ::google::protobuf::util::MessageDifferencer;
+using ::mx::platform::v1::ChallengeType;
 using ::mx::platform::v1::ConnectionStatus;
 using ::mx::platform::v1::CreateMemberRequest;
+using ::mx::platform::v1::ListInstitutionCredentialsResponse;
 using ::mx::platform::v1::Member;
+using ::mx::platform::v1::MemberStatus;
 using ::mx::platform::v1::Product;
+using ::mx::platform::v1::ResumeMemberRequest;
 using ::mx::platform::v1::UseCase;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -49,7 +55,8 @@ Message ParseTextProto(const std::string& text) {
 }
 
 // Fails with a field-by-field report when `actual` differs from `expected`.
-void ExpectSameMember(const Member& actual, const Member& expected) {
+void ExpectSameMessage(const google::protobuf::Message& actual,
+                       const google::protobuf::Message& expected) {
   MessageDifferencer differencer;
   std::string differences;
   differencer.ReportDifferencesToString(&differences);
@@ -208,24 +215,65 @@ TEST(EncodeCreateMemberBody, LeavesOutUnspecifiedEnumValues) {
             R"("data_request":{"products":["statements"]}})");
 }
 
-// --- DecodeMemberResponseBody against golden files ---
+// --- EncodeResumeMemberBody ---
+
+TEST(EncodeResumeMemberBody, WritesTheGoldenBytes) {
+  // The path fields and accept_version are not part of the body.
+  const auto request = ParseTextProto<ResumeMemberRequest>(R"pb(
+    user_identifier: "u-1234"
+    member_identifier: "my-member-1"
+    accept_version: "v20250224"
+    challenges { guid: "CRD-ce76d2e3-86bd-ec4a-ec52-eb53b5194bf5" value: "correct" }
+    challenges {
+      guid: "CRD-1b8f3b1f-6ad5-4c1e-8e4b-3a3c4a5b6c7d"
+      value: "say \"hi\" \\ ünï\n"
+    }
+  )pb");
+  // Golden files end with a newline for editors; the body has none.
+  const std::string golden(absl::StripTrailingAsciiWhitespace(
+      ReadTestdata("resume_member_request.json")));
+  EXPECT_EQ(EncodeResumeMemberBody(request), golden);
+}
+
+TEST(EncodeResumeMemberBody, WritesBothKeysOfAnAnswerEvenWhenEmpty) {
+  const auto request = ParseTextProto<ResumeMemberRequest>(R"pb(
+    challenges { guid: "CRD-1" value: "" }
+    challenges {}
+  )pb");
+  EXPECT_EQ(EncodeResumeMemberBody(request),
+            R"({"member":{"challenges":[{"guid":"CRD-1","value":""},)"
+            R"({"guid":"","value":""}]}})");
+}
+
+TEST(EncodeResumeMemberBody, WritesAnEmptyChallengesArrayWithoutAnswers) {
+  EXPECT_EQ(EncodeResumeMemberBody(ResumeMemberRequest()),
+            R"({"member":{"challenges":[]}})");
+}
+
+// --- Decoders against golden files ---
 
 struct DecodeCase {
   const char* name;
   const char* body;      // MX's JSON, in tests/testdata
-  const char* expected;  // the Member in text format, in tests/testdata
+  const char* expected;  // the decoded message in text format, likewise
 };
 void PrintTo(const DecodeCase& c, std::ostream* os) { *os << c.name; }
+
+template <typename Message>
+void ExpectDecodesToGolden(
+    absl::StatusOr<Message> (*decode)(absl::string_view body),
+    const DecodeCase& c) {
+  const absl::StatusOr<Message> decoded = decode(ReadTestdata(c.body));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSameMessage(*decoded,
+                    ParseTextProto<Message>(ReadTestdata(c.expected)));
+}
 
 class DecodeMemberResponseBodyTest : public testing::TestWithParam<DecodeCase> {
 };
 
 TEST_P(DecodeMemberResponseBodyTest, DecodesToTheExpectedMember) {
-  const DecodeCase& c = GetParam();
-  const absl::StatusOr<Member> member =
-      DecodeMemberResponseBody(ReadTestdata(c.body));
-  ASSERT_TRUE(member.ok()) << member.status();
-  ExpectSameMember(*member, ParseTextProto<Member>(ReadTestdata(c.expected)));
+  ExpectDecodesToGolden(&DecodeMemberResponseBody, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -241,12 +289,156 @@ INSTANTIATE_TEST_SUITE_P(
                    "member_response_v20111101.textproto"}),
     CaseName<DecodeCase>);
 
+class DecodeCredentialsResponseBodyTest
+    : public testing::TestWithParam<DecodeCase> {};
+
+TEST_P(DecodeCredentialsResponseBodyTest, DecodesToTheExpectedFields) {
+  ExpectDecodesToGolden(&DecodeCredentialsResponseBody, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    GoldenFiles, DecodeCredentialsResponseBodyTest,
+    testing::Values(
+        DecodeCase{"SpecExampleWithPagination", "credentials_response.json",
+                   "credentials_response.textproto"},
+        DecodeCase{"EveryFieldNull", "credentials_response_nulls.json",
+                   "credentials_response_nulls.textproto"},
+        DecodeCase{"UnknownKeysAndWrongTypes",
+                   "credentials_response_type_bugs.json",
+                   "credentials_response_type_bugs.textproto"}),
+    CaseName<DecodeCase>);
+
+class DecodeMemberStatusResponseBodyTest
+    : public testing::TestWithParam<DecodeCase> {};
+
+TEST_P(DecodeMemberStatusResponseBodyTest, DecodesToTheExpectedStatus) {
+  ExpectDecodesToGolden(&DecodeMemberStatusResponseBody, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    GoldenFiles, DecodeMemberStatusResponseBodyTest,
+    testing::Values(
+        DecodeCase{"SpecExampleConnected", "member_status_connected.json",
+                   "member_status_connected.textproto"},
+        DecodeCase{"EveryFieldNull", "member_status_nulls.json",
+                   "member_status_nulls.textproto"},
+        DecodeCase{"ChallengedWithText", "member_status_challenged_text.json",
+                   "member_status_challenged_text.textproto"},
+        DecodeCase{"ChallengedWithOptionsThenToken",
+                   "member_status_challenged_options.json",
+                   "member_status_challenged_options.textproto"},
+        DecodeCase{"ChallengedWithImageOptionsThenImageData",
+                   "member_status_challenged_image_options.json",
+                   "member_status_challenged_image_options.textproto"},
+        DecodeCase{"ChallengeTypesSentAsIntegers",
+                   "member_status_challenged_integer_type.json",
+                   "member_status_challenged_integer_type.textproto"}),
+    CaseName<DecodeCase>);
+
 TEST(DecodeMemberResponseBody, DecodesAnEmptyMemberObjectToAnEmptyMember) {
   const absl::StatusOr<Member> member =
       DecodeMemberResponseBody(R"({"member":{}})");
   ASSERT_TRUE(member.ok()) << member.status();
-  ExpectSameMember(*member, Member());
+  ExpectSameMessage(*member, Member());
 }
+
+TEST(DecodeMemberStatusResponseBody,
+     DecodesAnEmptyMemberObjectToAnEmptyStatus) {
+  const absl::StatusOr<MemberStatus> status =
+      DecodeMemberStatusResponseBody(R"({"member":{}})");
+  ASSERT_TRUE(status.ok()) << status.status();
+  ExpectSameMessage(*status, MemberStatus());
+}
+
+TEST(DecodeMemberStatusResponseBody, KeepsAnUnknownConnectionStatusRaw) {
+  const absl::StatusOr<MemberStatus> status = DecodeMemberStatusResponseBody(
+      R"({"member":{"connection_status":"SOMETHING_NEW"}})");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->connection_status(),
+            ::mx::platform::v1::CONNECTION_STATUS_UNSPECIFIED);
+  EXPECT_EQ(status->connection_status_raw(), "SOMETHING_NEW");
+}
+
+TEST(DecodeMemberStatusResponseBody, ReadsChallengesThatAreNotAnArrayAsNone) {
+  for (const char* challenges : {"null", R"("TEXT")", "{}", "0"}) {
+    const absl::StatusOr<MemberStatus> status = DecodeMemberStatusResponseBody(
+        absl::StrCat(R"({"member":{"guid":"MBR-1","challenges":)", challenges,
+                     "}}"));
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_EQ(status->guid(), "MBR-1") << challenges;
+    EXPECT_EQ(status->challenges_size(), 0) << challenges;
+  }
+}
+
+TEST(DecodeCredentialsResponseBody, LeavesAMissingOrNullPaginationUnset) {
+  for (const char* body :
+       {R"({"credentials":[]})", R"({"credentials":[],"pagination":null})",
+        R"({"credentials":[],"pagination":[1]})"}) {
+    const absl::StatusOr<ListInstitutionCredentialsResponse> response =
+        DecodeCredentialsResponseBody(body);
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_FALSE(response->has_pagination()) << body;
+    EXPECT_EQ(response->credentials_size(), 0) << body;
+  }
+}
+
+// --- DecodeMemberStatusResponseBody: a challenge's `type` ---
+
+struct ChallengeTypeCase {
+  const char* name;
+  const char* mx_type;  // the JSON value of `type`
+  ChallengeType type;
+  const char* type_raw;
+};
+void PrintTo(const ChallengeTypeCase& c, std::ostream* os) { *os << c.name; }
+
+class DecodeChallengeTypeTest
+    : public testing::TestWithParam<ChallengeTypeCase> {};
+
+TEST_P(DecodeChallengeTypeTest, ReadsStringsAndIntegersAndKeepsTheRawValue) {
+  const ChallengeTypeCase& c = GetParam();
+  const absl::StatusOr<MemberStatus> status = DecodeMemberStatusResponseBody(
+      absl::StrCat(R"({"member":{"challenges":[{"type":)", c.mx_type, "}]}}"));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->challenges_size(), 1);
+  EXPECT_EQ(status->challenges(0).type(), c.type);
+  EXPECT_EQ(status->challenges(0).type_raw(), c.type_raw);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Values, DecodeChallengeTypeTest,
+    testing::Values(
+        ChallengeTypeCase{"TokenString", R"("TOKEN")",
+                          ::mx::platform::v1::CHALLENGE_TYPE_TOKEN, "TOKEN"},
+        ChallengeTypeCase{"ZeroIsText", "0",
+                          ::mx::platform::v1::CHALLENGE_TYPE_TEXT, "0"},
+        ChallengeTypeCase{"UnknownStringIsUnspecified", R"("SECURITY_KEY")",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED,
+                          "SECURITY_KEY"},
+        ChallengeTypeCase{"LowerCaseIsUnspecified", R"("text")",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED,
+                          "text"},
+        ChallengeTypeCase{"EmptyStringIsUnspecified", R"("")",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""},
+        ChallengeTypeCase{"IntegerPastTheListIsUnspecified", "5",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, "5"},
+        ChallengeTypeCase{"NegativeIntegerIsUnspecified", "-1",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, "-1"},
+        ChallengeTypeCase{"IntegerBeyondInt64KeepsItsDigits",
+                          "18446744073709551615",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED,
+                          "18446744073709551615"},
+        ChallengeTypeCase{"FractionIsUnset", "1.5",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""},
+        ChallengeTypeCase{"WholeFractionIsUnset", "1.0",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""},
+        ChallengeTypeCase{"BooleanIsUnset", "true",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""},
+        ChallengeTypeCase{"NullIsUnset", "null",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""},
+        ChallengeTypeCase{"ObjectIsUnset", R"({"name":"TEXT"})",
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""}),
+    CaseName<ChallengeTypeCase>);
 
 // --- DecodeMemberResponseBody: timestamps ---
 
@@ -298,7 +490,30 @@ INSTANTIATE_TEST_SUITE_P(
         TimestampCase{"EmptyIsUnset", "", false, 0, 0}),
     CaseName<TimestampCase>);
 
-// --- DecodeMemberResponseBody: malformed bodies ---
+// --- Decoders: malformed bodies ---
+
+// One of the codec's decoders, reduced to its status so that one table of
+// bad bodies serves them all.
+struct Decoder {
+  const char* name;
+  absl::Status (*decode)(absl::string_view body);
+};
+void PrintTo(const Decoder& d, std::ostream* os) { *os << d.name; }
+
+constexpr Decoder kMemberDecoder = {
+    "Member", [](absl::string_view body) {
+      return DecodeMemberResponseBody(body).status();
+    }};
+constexpr Decoder kMemberStatusDecoder = {
+    "MemberStatus", [](absl::string_view body) {
+      return DecodeMemberStatusResponseBody(body).status();
+    }};
+constexpr Decoder kCredentialsDecoder = {
+    "Credentials", [](absl::string_view body) {
+      return DecodeCredentialsResponseBody(body).status();
+    }};
+constexpr Decoder kEveryDecoder[] = {kMemberDecoder, kMemberStatusDecoder,
+                                     kCredentialsDecoder};
 
 struct MalformedCase {
   const char* name;
@@ -307,48 +522,87 @@ struct MalformedCase {
 };
 void PrintTo(const MalformedCase& c, std::ostream* os) { *os << c.name; }
 
-class MalformedBodyTest : public testing::TestWithParam<MalformedCase> {};
+// Bodies no decoder can read.
+constexpr MalformedCase kUnparseableBodies[] = {
+    {"Empty", "", "MX's response body is empty"},
+    {"NotJson", "not json", "MX's response body is not JSON"},
+    {"Truncated", R"({"member":{"guid":"MBR-1")", "is not JSON"},
+    {"TrailingGarbage", R"({"member":{}} {})", "is not JSON"},
+    {"InvalidUtf8", "{\"member\":{\"name\":\"\xff\"}}", "is not JSON"},
+    {"Array", "[]", "is not a JSON object"},
+    {"String", R"("member")", "is not a JSON object"},
+};
+
+// Objects without the `member` object of MemberResponseBody and
+// MemberStatusResponseBody.
+constexpr MalformedCase kBodiesWithoutMember[] = {
+    {"EmptyObject", "{}", "has no member object"},
+    {"NullMember", R"({"member":null})", "has no member object"},
+    {"StringMember", R"({"member":"x"})", "has no member object"},
+    {"ArrayMember", R"({"member":[]})", "has no member object"},
+    {"ErrorBodyOnly", R"({"error":{"message":"Oops"}})",
+     "has no member object"},
+};
+
+// Objects without the `credentials` array of CredentialsResponseBody.
+constexpr MalformedCase kBodiesWithoutCredentials[] = {
+    {"EmptyObject", "{}", "has no credentials array"},
+    {"NullCredentials", R"({"credentials":null})", "has no credentials array"},
+    {"ObjectCredentials", R"({"credentials":{"guid":"CRD-1"}})",
+     "has no credentials array"},
+    {"StringCredentials", R"({"credentials":"x"})",
+     "has no credentials array"},
+    {"PaginationOnly", R"({"pagination":{"current_page":1}})",
+     "has no credentials array"},
+    {"ErrorBodyOnly", R"({"error":{"message":"Oops"}})",
+     "has no credentials array"},
+};
+
+class MalformedBodyTest
+    : public testing::TestWithParam<std::tuple<Decoder, MalformedCase>> {};
 
 TEST_P(MalformedBodyTest, IsInternalUpstreamResponseMalformed) {
-  const MalformedCase& c = GetParam();
-  const absl::StatusOr<Member> member = DecodeMemberResponseBody(c.body);
-  ASSERT_EQ(member.status().code(), absl::StatusCode::kInternal);
-  EXPECT_THAT(member.status().message(), HasSubstr(c.message));
-  const absl::optional<google::rpc::ErrorInfo> info =
-      GetErrorInfo(member.status());
+  const auto& [decoder, c] = GetParam();
+  const absl::Status status = decoder.decode(c.body);
+  ASSERT_EQ(status.code(), absl::StatusCode::kInternal) << status;
+  EXPECT_THAT(status.message(), HasSubstr(c.message));
+  const absl::optional<google::rpc::ErrorInfo> info = GetErrorInfo(status);
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->domain(), kErrorDomain);
   EXPECT_EQ(info->reason(), kReasonUpstreamResponseMalformed);
+  EXPECT_TRUE(info->metadata().empty());
+}
+
+std::string MalformedCaseName(
+    const testing::TestParamInfo<std::tuple<Decoder, MalformedCase>>& info) {
+  return absl::StrCat(std::get<1>(info.param).name, "For",
+                      std::get<0>(info.param).name);
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Bodies, MalformedBodyTest,
-    testing::Values(
-        MalformedCase{"Empty", "", "MX's response body is empty"},
-        MalformedCase{"NotJson", "not json", "MX's response body is not JSON"},
-        MalformedCase{"Truncated", R"({"member":{"guid":"MBR-1")",
-                      "is not JSON"},
-        MalformedCase{"TrailingGarbage", R"({"member":{}} {})", "is not JSON"},
-        MalformedCase{"InvalidUtf8", "{\"member\":{\"name\":\"\xff\"}}",
-                      "is not JSON"},
-        MalformedCase{"Array", "[]", "is not a JSON object"},
-        MalformedCase{"String", R"("member")", "is not a JSON object"},
-        MalformedCase{"EmptyObject", "{}", "has no member object"},
-        MalformedCase{"NullMember", R"({"member":null})",
-                      "has no member object"},
-        MalformedCase{"StringMember", R"({"member":"x"})",
-                      "has no member object"},
-        MalformedCase{"ArrayMember", R"({"member":[]})",
-                      "has no member object"},
-        MalformedCase{"ErrorBodyOnly", R"({"error":{"message":"Oops"}})",
-                      "has no member object"}),
-    CaseName<MalformedCase>);
+    Unparseable, MalformedBodyTest,
+    testing::Combine(testing::ValuesIn(kEveryDecoder),
+                     testing::ValuesIn(kUnparseableBodies)),
+    MalformedCaseName);
+INSTANTIATE_TEST_SUITE_P(
+    WithoutMember, MalformedBodyTest,
+    testing::Combine(testing::Values(kMemberDecoder, kMemberStatusDecoder),
+                     testing::ValuesIn(kBodiesWithoutMember)),
+    MalformedCaseName);
+INSTANTIATE_TEST_SUITE_P(
+    WithoutCredentials, MalformedBodyTest,
+    testing::Combine(testing::Values(kCredentialsDecoder),
+                     testing::ValuesIn(kBodiesWithoutCredentials)),
+    MalformedCaseName);
 
-TEST(DecodeMemberResponseBody, NeverQuotesTheBodyInItsError) {
-  for (const char* body :
-       {"password=hunter2", R"({"member":"hunter2"})", "[\"hunter2\"]"}) {
-    const absl::StatusOr<Member> member = DecodeMemberResponseBody(body);
-    EXPECT_THAT(member.status().message(), Not(HasSubstr("hunter2"))) << body;
+TEST(Decoders, NeverQuoteTheBodyInTheirErrors) {
+  for (const Decoder& decoder : kEveryDecoder) {
+    for (const char* body :
+         {"password=hunter2", R"({"member":"hunter2"})",
+          R"({"credentials":"hunter2"})", "[\"hunter2\"]"}) {
+      EXPECT_THAT(decoder.decode(body).message(), Not(HasSubstr("hunter2")))
+          << decoder.name << ": " << body;
+    }
   }
 }
 
@@ -461,6 +715,30 @@ TEST(MxEnumStrings, ConnectionStatusRoundTripsThroughMxStrings) {
         static_cast<ConnectionStatus>(descriptor->value(i)->number());
     EXPECT_EQ(ConnectionStatusFromMx(ConnectionStatusToMx(status)), status)
         << descriptor->value(i)->name();
+  }
+}
+
+// ChallengeType has no public ToMx: its table is checked through the
+// decoder, by MX's string and by the integer MX may send instead.
+TEST(MxEnumStrings, EveryChallengeTypeIsReadFromMxsNameAndFromItsInteger) {
+  const EnumDescriptor* descriptor =
+      ::mx::platform::v1::ChallengeType_descriptor();
+  for (int i = 0; i < descriptor->value_count(); ++i) {
+    const int number = descriptor->value(i)->number();
+    if (number == ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED) continue;
+    absl::string_view name = descriptor->value(i)->name();
+    ASSERT_TRUE(absl::ConsumePrefix(&name, "CHALLENGE_TYPE_")) << name;
+    // 0 = TEXT: the integers count from MX's first type, not from
+    // UNSPECIFIED.
+    for (const std::string& mx_type :
+         {absl::StrCat("\"", name, "\""), absl::StrCat(number - 1)}) {
+      const absl::StatusOr<MemberStatus> status =
+          DecodeMemberStatusResponseBody(absl::StrCat(
+              R"({"member":{"challenges":[{"type":)", mx_type, "}]}}"));
+      ASSERT_TRUE(status.ok()) << status.status();
+      ASSERT_EQ(status->challenges_size(), 1);
+      EXPECT_EQ(status->challenges(0).type(), number) << mx_type;
+    }
   }
 }
 

@@ -5,6 +5,7 @@
 #include <ostream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -90,6 +91,60 @@ class FakeMxClient final : public MxClient {
     return id;
   }
 
+  // The other unary calls complete at once, inside the call, with an answer
+  // built from the request, so a test can see the request was relayed.
+  CallId ListInstitutionCredentials(
+      const v1::ListInstitutionCredentialsRequest& request, MxApiVersion,
+      absl::Time, Callback<v1::ListInstitutionCredentialsResponse> done) override {
+    v1::ListInstitutionCredentialsResponse response;
+    response.add_credentials()->set_guid("CRD-of-" + request.institution_code());
+    return CompleteInline(response, done);
+  }
+  CallId GetMember(const v1::GetMemberRequest& request, MxApiVersion, absl::Time,
+                   Callback<v1::GetMemberResponse> done) override {
+    v1::GetMemberResponse response;
+    response.mutable_member()->set_guid(request.member_identifier());
+    return CompleteInline(response, done);
+  }
+  CallId ResumeMember(const v1::ResumeMemberRequest& request, MxApiVersion,
+                      absl::Time, Callback<v1::ResumeMemberResponse> done) override {
+    v1::ResumeMemberResponse response;
+    response.mutable_member()->set_guid(request.member_identifier());
+    response.set_http_status(202);
+    return CompleteInline(response, done);
+  }
+  CallId DeleteMember(const v1::DeleteMemberRequest&, MxApiVersion, absl::Time,
+                      Callback<v1::DeleteMemberResponse> done) override {
+    return CompleteInline(v1::DeleteMemberResponse(), done);
+  }
+
+  // Status polls answer from a script: each poll takes the next entry, and
+  // the last entry repeats. Completed inside the call, the hardest case.
+  void ScriptStatuses(std::vector<absl::StatusOr<v1::MemberStatus>> script) {
+    absl::MutexLock lock(&mu_);
+    statuses_ = std::move(script);
+  }
+  CallId GetMemberStatus(const v1::GetMemberStatusRequest&, MxApiVersion, absl::Time,
+                         Callback<v1::GetMemberStatusResponse> done) override {
+    absl::StatusOr<v1::MemberStatus> next = absl::InternalError("no script");
+    {
+      absl::MutexLock lock(&mu_);
+      ++status_polls_;
+      if (!statuses_.empty()) {
+        next = statuses_.front();
+        if (statuses_.size() > 1) statuses_.erase(statuses_.begin());
+      }
+    }
+    if (!next.ok()) return CompleteInline(next.status(), done);
+    v1::GetMemberStatusResponse response;
+    *response.mutable_status() = *next;
+    return CompleteInline(response, done);
+  }
+  int status_polls() {
+    absl::MutexLock lock(&mu_);
+    return status_polls_;
+  }
+
   // Only records `id`: the test then completes the call, as MX's client
   // would with CANCELLED.
   void Cancel(CallId id) override {
@@ -145,7 +200,21 @@ class FakeMxClient final : public MxClient {
   }
 
  private:
+  template <typename Response>
+  CallId CompleteInline(std::common_type_t<absl::StatusOr<Response>> result,  // not deduced
+                        const Callback<Response>& done) {
+    CallId id;
+    {
+      absl::MutexLock lock(&mu_);
+      id = next_id_++;
+    }
+    done(std::move(result));
+    return id;
+  }
+
   absl::Mutex mu_;
+  std::vector<absl::StatusOr<v1::MemberStatus>> statuses_ ABSL_GUARDED_BY(mu_);
+  int status_polls_ ABSL_GUARDED_BY(mu_) = 0;
   CallId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<CallId> cancelled_ ABSL_GUARDED_BY(mu_);
@@ -443,6 +512,183 @@ TEST_F(MemberServiceTest, CancelsTheMxCallWhenTheClientCancelsDuringStart) {
   EXPECT_THAT(fake_.WaitForCancels(1), ElementsAre(mx_call.id));
   fake_.CancelAllPending();
   EXPECT_EQ(call.Wait().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(MemberServiceTest, RelaysTheOtherUnaryCalls) {
+  grpc::ClientContext list_context;
+  v1::ListInstitutionCredentialsRequest list;
+  list.set_institution_code("mxbank");
+  v1::ListInstitutionCredentialsResponse credentials;
+  ASSERT_TRUE(stub_->ListInstitutionCredentials(&list_context, list, &credentials).ok());
+  ASSERT_EQ(credentials.credentials_size(), 1);
+  EXPECT_EQ(credentials.credentials(0).guid(), "CRD-of-mxbank");
+
+  grpc::ClientContext get_context;
+  v1::GetMemberRequest get;
+  get.set_user_identifier("user-1");
+  get.set_member_identifier("MBR-7");
+  v1::GetMemberResponse member;
+  ASSERT_TRUE(stub_->GetMember(&get_context, get, &member).ok());
+  EXPECT_EQ(member.member().guid(), "MBR-7");
+
+  grpc::ClientContext resume_context;
+  v1::ResumeMemberRequest resume;
+  resume.set_user_identifier("user-1");
+  resume.set_member_identifier("MBR-8");
+  resume.add_challenges()->set_guid("CRD-q");
+  resume.mutable_challenges(0)->set_value("correct");
+  v1::ResumeMemberResponse resumed;
+  ASSERT_TRUE(stub_->ResumeMember(&resume_context, resume, &resumed).ok());
+  EXPECT_EQ(resumed.member().guid(), "MBR-8");
+  EXPECT_EQ(resumed.http_status(), 202);
+
+  grpc::ClientContext delete_context;
+  v1::DeleteMemberRequest remove;
+  remove.set_user_identifier("user-1");
+  remove.set_member_identifier("MBR-9");
+  v1::DeleteMemberResponse deleted;
+  EXPECT_TRUE(stub_->DeleteMember(&delete_context, remove, &deleted).ok());
+}
+
+// --- WatchMemberStatus ---
+
+v1::MemberStatus StatusOf(v1::ConnectionStatus connection, bool aggregating) {
+  v1::MemberStatus status;
+  status.set_guid("MBR-1");
+  status.set_connection_status(connection);
+  status.set_is_being_aggregated(aggregating);
+  return status;
+}
+
+struct EndReasonCase {
+  v1::ConnectionStatus connection;
+  bool aggregating;
+  v1::WatchEndReason reason;
+};
+void PrintTo(const EndReasonCase& c, std::ostream* os) {
+  *os << v1::ConnectionStatus_Name(c.connection) << (c.aggregating ? "+agg" : "");
+}
+
+class EndReasonForTest : public ::testing::TestWithParam<EndReasonCase> {};
+
+TEST_P(EndReasonForTest, ClassifiesTheStatus) {
+  EXPECT_EQ(EndReasonFor(StatusOf(GetParam().connection, GetParam().aggregating)),
+            GetParam().reason);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Statuses, EndReasonForTest,
+    ::testing::Values(
+        EndReasonCase{v1::CONNECTION_STATUS_UNSPECIFIED, false, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_CREATED, true, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_CREATED, false, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_UPDATED, true, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_DELAYED, true, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_RESUMED, true, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_PENDING, false, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_CONNECTED, true, v1::WATCH_END_REASON_UNSPECIFIED},
+        EndReasonCase{v1::CONNECTION_STATUS_CONNECTED, false, v1::WATCH_END_REASON_CONNECTED},
+        EndReasonCase{v1::CONNECTION_STATUS_RECONNECTED, false, v1::WATCH_END_REASON_CONNECTED},
+        EndReasonCase{v1::CONNECTION_STATUS_DEGRADED, false, v1::WATCH_END_REASON_CONNECTED},
+        EndReasonCase{v1::CONNECTION_STATUS_CHALLENGED, false, v1::WATCH_END_REASON_CHALLENGED},
+        EndReasonCase{v1::CONNECTION_STATUS_DENIED, false, v1::WATCH_END_REASON_END_STATE},
+        EndReasonCase{v1::CONNECTION_STATUS_FAILED, false, v1::WATCH_END_REASON_END_STATE},
+        EndReasonCase{v1::CONNECTION_STATUS_EXPIRED, false, v1::WATCH_END_REASON_END_STATE},
+        EndReasonCase{v1::CONNECTION_STATUS_LOCKED, false, v1::WATCH_END_REASON_END_STATE},
+        EndReasonCase{v1::CONNECTION_STATUS_PREVENTED, false, v1::WATCH_END_REASON_END_STATE},
+        EndReasonCase{v1::CONNECTION_STATUS_DISCONNECTED, false, v1::WATCH_END_REASON_END_STATE},
+        EndReasonCase{v1::CONNECTION_STATUS_CLOSED, false, v1::WATCH_END_REASON_END_STATE}));
+
+class WatchTest : public ::testing::Test {
+ protected:
+  WatchTest() {
+    WatchOptions watch;
+    watch.initial_interval = absl::Milliseconds(1);
+    watch.max_interval = absl::Milliseconds(4);
+    watch.limits.member_interval = absl::ZeroDuration();
+    watch.limits.polls_per_second = 100000;
+    service_ = std::make_unique<MemberService>(fake_, kServerDefault, watch);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    stub_ = v1::MemberService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+
+  ~WatchTest() override {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + kWait));
+    server_->Wait();
+  }
+
+  // Reads the whole stream; its messages and final status.
+  std::pair<std::vector<v1::WatchMemberStatusResponse>, grpc::Status> Watch(
+      const std::string& member = "MBR-1") {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    v1::WatchMemberStatusRequest request;
+    request.set_user_identifier("user-1");
+    request.set_member_identifier(member);
+    auto reader = stub_->WatchMemberStatus(&context, request);
+    std::vector<v1::WatchMemberStatusResponse> messages;
+    v1::WatchMemberStatusResponse message;
+    while (reader->Read(&message)) messages.push_back(message);
+    return {messages, reader->Finish()};
+  }
+
+  FakeMxClient fake_;
+  std::unique_ptr<MemberService> service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::MemberService::Stub> stub_;
+};
+
+TEST_F(WatchTest, SendsOnlyChangesAndEndsConnected) {
+  const v1::MemberStatus created = StatusOf(v1::CONNECTION_STATUS_CREATED, true);
+  const v1::MemberStatus syncing = StatusOf(v1::CONNECTION_STATUS_CONNECTED, true);
+  const v1::MemberStatus done = StatusOf(v1::CONNECTION_STATUS_CONNECTED, false);
+  fake_.ScriptStatuses({created, created, created, syncing, syncing, done});
+  const auto [messages, status] = Watch();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_TRUE(MessageDifferencer::Equals(messages[0].status(), created));
+  EXPECT_TRUE(MessageDifferencer::Equals(messages[1].status(), syncing));
+  EXPECT_TRUE(MessageDifferencer::Equals(messages[2].status(), done));
+  EXPECT_FALSE(messages[0].final());
+  EXPECT_FALSE(messages[1].final());
+  EXPECT_TRUE(messages[2].final());
+  EXPECT_EQ(messages[2].end_reason(), v1::WATCH_END_REASON_CONNECTED);
+  EXPECT_EQ(fake_.status_polls(), 6);  // no poll after the final status
+}
+
+TEST_F(WatchTest, EndsAtAChallengeAndAtAnEndState) {
+  fake_.ScriptStatuses({StatusOf(v1::CONNECTION_STATUS_CHALLENGED, false)});
+  auto [challenged, status] = Watch();
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(challenged.size(), 1u);
+  EXPECT_EQ(challenged[0].end_reason(), v1::WATCH_END_REASON_CHALLENGED);
+
+  fake_.ScriptStatuses({StatusOf(v1::CONNECTION_STATUS_RESUMED, true),
+                        StatusOf(v1::CONNECTION_STATUS_DENIED, false)});
+  auto [denied, denied_status] = Watch();
+  ASSERT_TRUE(denied_status.ok());
+  ASSERT_EQ(denied.size(), 2u);
+  EXPECT_EQ(denied[1].end_reason(), v1::WATCH_END_REASON_END_STATE);
+  EXPECT_TRUE(denied[1].final());
+}
+
+TEST_F(WatchTest, EndsWithMxsErrorAndItsDetails) {
+  fake_.ScriptStatuses({StatusOf(v1::CONNECTION_STATUS_CREATED, true), MxNotFound()});
+  const auto [messages, status] = Watch();
+  EXPECT_EQ(messages.size(), 1u);
+  ExpectMxNotFound(status);
+}
+
+TEST_F(WatchTest, RefusesAnInvalidRequestWithoutPolling) {
+  const auto [messages, status] = Watch(/*member=*/"a/b");
+  EXPECT_TRUE(messages.empty());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(fake_.status_polls(), 0);
 }
 
 }  // namespace

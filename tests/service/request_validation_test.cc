@@ -1,10 +1,13 @@
 #include "service/request_validation.h"
 
+#include <climits>
 #include <functional>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -14,8 +17,14 @@ namespace mxgate {
 namespace {
 
 using ::mx::platform::v1::CreateMemberRequest;
+using ::mx::platform::v1::DeleteMemberRequest;
+using ::mx::platform::v1::GetMemberRequest;
+using ::mx::platform::v1::GetMemberStatusRequest;
+using ::mx::platform::v1::ListInstitutionCredentialsRequest;
 using ::mx::platform::v1::Product;
+using ::mx::platform::v1::ResumeMemberRequest;
 using ::mx::platform::v1::UseCase;
+using ::mx::platform::v1::WatchMemberStatusRequest;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -26,10 +35,50 @@ using ::testing::Property;
 constexpr MxApiVersion kV1 = MxApiVersion::kV20111101;
 constexpr MxApiVersion kV2 = MxApiVersion::kV20250224;
 
-CreateMemberRequest ParseRequest(const std::string& text) {
-  CreateMemberRequest request;
+constexpr char kPathSegmentRule[] =
+    "must be one path segment: no '/', '?', '#' or control characters, and "
+    "not '.' or '..'";
+
+// One name for every Validate*Request, so that table helpers and typed
+// tests can call the validator of any request type.
+absl::StatusOr<MxApiVersion> Validate(const CreateMemberRequest& r,
+                                      MxApiVersion server_default) {
+  return ValidateCreateMemberRequest(r, server_default);
+}
+absl::StatusOr<MxApiVersion> Validate(
+    const ListInstitutionCredentialsRequest& r, MxApiVersion server_default) {
+  return ValidateListInstitutionCredentialsRequest(r, server_default);
+}
+absl::StatusOr<MxApiVersion> Validate(const GetMemberRequest& r,
+                                      MxApiVersion server_default) {
+  return ValidateGetMemberRequest(r, server_default);
+}
+absl::StatusOr<MxApiVersion> Validate(const GetMemberStatusRequest& r,
+                                      MxApiVersion server_default) {
+  return ValidateGetMemberStatusRequest(r, server_default);
+}
+absl::StatusOr<MxApiVersion> Validate(const ResumeMemberRequest& r,
+                                      MxApiVersion server_default) {
+  return ValidateResumeMemberRequest(r, server_default);
+}
+absl::StatusOr<MxApiVersion> Validate(const DeleteMemberRequest& r,
+                                      MxApiVersion server_default) {
+  return ValidateDeleteMemberRequest(r, server_default);
+}
+absl::StatusOr<MxApiVersion> Validate(const WatchMemberStatusRequest& r,
+                                      MxApiVersion server_default) {
+  return ValidateWatchMemberStatusRequest(r, server_default);
+}
+
+template <typename Request>
+Request Parse(const std::string& text) {
+  Request request;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &request));
   return request;
+}
+
+CreateMemberRequest ParseRequest(const std::string& text) {
+  return Parse<CreateMemberRequest>(text);
 }
 
 // Valid under v20250224; under v20111101 only without `data_request`.
@@ -45,6 +94,23 @@ CreateMemberRequest ValidRequest() {
       products: PRODUCT_TRANSACTIONS
       products: PRODUCT_ACCOUNT_VERIFICATION
     }
+  )pb");
+}
+
+ListInstitutionCredentialsRequest ValidListRequest() {
+  return Parse<ListInstitutionCredentialsRequest>(R"pb(
+    institution_code: "mxbank"
+    page: 2
+    records_per_page: 100
+  )pb");
+}
+
+ResumeMemberRequest ValidResumeRequest() {
+  return Parse<ResumeMemberRequest>(R"pb(
+    user_identifier: "user-1"
+    member_identifier: "member-1"
+    challenges { guid: "CRD-question-1" value: "blue" }
+    challenges { guid: "CRD-question-2" value: "Fido" }
   )pb");
 }
 
@@ -71,29 +137,72 @@ std::vector<std::string> RefusedFields(
   return fields;
 }
 
-// ValidRequest() after `change` is accepted; `name` says what it shows.
+// Fails when `secret` appears in the message or any BadRequest description.
+void ExpectNotEchoed(const absl::Status& status, const std::string& secret) {
+  EXPECT_THAT(std::string(status.message()), Not(HasSubstr(secret)));
+  const absl::optional<google::rpc::BadRequest> bad_request =
+      GetBadRequest(status);
+  ASSERT_TRUE(bad_request.has_value());
+  for (const auto& violation : bad_request->field_violations()) {
+    EXPECT_THAT(violation.description(), Not(HasSubstr(secret)));
+  }
+}
+
+// A valid request after `change` is accepted; `name` says what it shows.
+template <typename Request>
 struct Acceptance {
   std::string name;
-  std::function<void(CreateMemberRequest&)> change;
+  std::function<void(Request&)> change;
   MxApiVersion server_default;
   MxApiVersion version;  // Returned.
 };
 
-// ValidRequest() after `change` is refused; `name` says what it shows.
+// A valid request after `change` is refused; `name` says what it shows.
+template <typename Request>
 struct Refusal {
   std::string name;
-  std::function<void(CreateMemberRequest&)> change;
+  std::function<void(Request&)> change;
   std::vector<std::string> fields;  // The BadRequest field paths, in order.
   MxApiVersion server_default = kV2;
 };
 
-void PrintTo(const Acceptance& c, std::ostream* os) { *os << c.name; }
-void PrintTo(const Refusal& c, std::ostream* os) { *os << c.name; }
+template <typename Request>
+void PrintTo(const Acceptance<Request>& c, std::ostream* os) {
+  *os << c.name;
+}
+template <typename Request>
+void PrintTo(const Refusal<Request>& c, std::ostream* os) {
+  *os << c.name;
+}
 
 template <typename Case>
 std::string CaseName(const testing::TestParamInfo<Case>& info) {
   return info.param.name;
 }
+
+template <typename Request>
+void ExpectAccepted(Request request, const Acceptance<Request>& c) {
+  c.change(request);
+  const absl::StatusOr<MxApiVersion> result =
+      Validate(request, c.server_default);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(*result, c.version);
+}
+
+template <typename Request>
+void ExpectRefused(Request request, const Refusal<Request>& c) {
+  c.change(request);
+  EXPECT_EQ(RefusedFields(Validate(request, c.server_default)), c.fields);
+}
+
+// `set_accept_version(value)` for any request type.
+template <typename Request>
+std::function<void(Request&)> AcceptVersion(std::string value) {
+  return [value](Request& r) { r.set_accept_version(value); };
+}
+
+template <typename Request>
+void Unchanged(Request&) {}
 
 auto UserIdentifier(std::string value) {
   return [value](CreateMemberRequest& r) { r.set_user_identifier(value); };
@@ -122,20 +231,18 @@ auto Products(std::vector<int> values) {
   };
 }
 
-class AcceptedRequest : public testing::TestWithParam<Acceptance> {};
+// --- CreateMember -------------------------------------------------------
+
+class AcceptedRequest
+    : public testing::TestWithParam<Acceptance<CreateMemberRequest>> {};
 
 TEST_P(AcceptedRequest, ReturnsVersion) {
-  CreateMemberRequest request = ValidRequest();
-  GetParam().change(request);
-  const absl::StatusOr<MxApiVersion> result =
-      ValidateCreateMemberRequest(request, GetParam().server_default);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(*result, GetParam().version);
+  ExpectAccepted(ValidRequest(), GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     RequestValidation, AcceptedRequest,
-    testing::ValuesIn(std::vector<Acceptance>{
+    testing::ValuesIn(std::vector<Acceptance<CreateMemberRequest>>{
         {"BaselineUnderDefaultV20250224", [](CreateMemberRequest&) {}, kV2,
          kV2},
         {"BaselineUnderDefaultV20111101", NoDataRequest, kV1, kV1},
@@ -194,21 +301,18 @@ INSTANTIATE_TEST_SUITE_P(
          [](CreateMemberRequest& r) { r.set_request_id("not even a uuid"); },
          kV2, kV2},
     }),
-    CaseName<Acceptance>);
+    CaseName<Acceptance<CreateMemberRequest>>);
 
-class RefusedRequest : public testing::TestWithParam<Refusal> {};
+class RefusedRequest
+    : public testing::TestWithParam<Refusal<CreateMemberRequest>> {};
 
 TEST_P(RefusedRequest, NamesEveryBadField) {
-  CreateMemberRequest request = ValidRequest();
-  GetParam().change(request);
-  EXPECT_EQ(RefusedFields(ValidateCreateMemberRequest(
-                request, GetParam().server_default)),
-            GetParam().fields);
+  ExpectRefused(ValidRequest(), GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(
     RequestValidation, RefusedRequest,
-    testing::ValuesIn(std::vector<Refusal>{
+    testing::ValuesIn(std::vector<Refusal<CreateMemberRequest>>{
         {"EmptyUserIdentifier", UserIdentifier(""), {"user_identifier"}},
         // Each of these would change the path MX sees.
         {"UserIdentifierWithSlash", UserIdentifier("a/b"), {"user_identifier"}},
@@ -312,7 +416,7 @@ INSTANTIATE_TEST_SUITE_P(
          },
          {"referral_source"}},
     }),
-    CaseName<Refusal>);
+    CaseName<Refusal<CreateMemberRequest>>);
 
 TEST(RequestValidation, NamesFirstBadFieldInMessage) {
   CreateMemberRequest request = ValidRequest();
@@ -389,14 +493,422 @@ TEST(RequestValidation, NeverEchoesCredentialValue) {
   request.mutable_member()->mutable_credentials(0)->set_value(kSecret);
   const absl::StatusOr<MxApiVersion> result =
       ValidateCreateMemberRequest(request, kV2);
-  const absl::Status& status = result.status();
   ASSERT_THAT(RefusedFields(result),
               ElementsAre("member.credentials", "member.credentials[0].guid"));
-  EXPECT_THAT(std::string(status.message()), Not(HasSubstr(kSecret)));
-  const google::rpc::BadRequest bad_request = *GetBadRequest(status);
-  for (const auto& violation : bad_request.field_violations()) {
-    EXPECT_THAT(violation.description(), Not(HasSubstr(kSecret)));
+  ExpectNotEchoed(result.status(), kSecret);
+}
+
+// --- The five requests addressed to one member ---------------------------
+//
+// Get, GetStatus, Resume, Delete and Watch share fields 1 to 3
+// (user_identifier, member_identifier, accept_version) and their rules.
+
+// A request of type `Request` with these three fields, otherwise valid.
+template <typename Request>
+Request AddressedRequest(const std::string& user_identifier,
+                         const std::string& member_identifier,
+                         const std::string& accept_version) {
+  Request request;
+  if constexpr (std::is_same_v<Request, ResumeMemberRequest>) {
+    request = ValidResumeRequest();
   }
+  request.set_user_identifier(user_identifier);
+  request.set_member_identifier(member_identifier);
+  request.set_accept_version(accept_version);
+  return request;
+}
+
+struct AddressAcceptance {
+  std::string name;
+  std::string user_identifier;
+  std::string member_identifier;
+  std::string accept_version;
+  MxApiVersion server_default;
+  MxApiVersion version;  // Returned.
+};
+
+// Refused under server default v20250224.
+struct AddressRefusal {
+  std::string name;
+  std::string user_identifier;
+  std::string member_identifier;
+  std::string accept_version;
+  std::vector<std::string> fields;  // The BadRequest field paths, in order.
+};
+
+std::vector<AddressAcceptance> AddressAcceptances() {
+  return {
+      {"UnderDefaultV20250224", "user-1", "member-1", "", kV2, kV2},
+      {"UnderDefaultV20111101", "USR-1", "MBR-1", "", kV1, kV1},
+      {"ExplicitV20250224OverDefault", "user-1", "member-1", "v20250224", kV1,
+       kV2},
+      {"ExplicitV20111101OverDefault", "USR-1", "MBR-1", "v20111101", kV2, kV1},
+      {"IdentifiersWithSpaceAndNonAscii", "user 1 ü", "member 1 ü", "", kV2,
+       kV2},
+      {"IdentifiersOfThreeDots", "...", "...", "", kV2, kV2},
+      // Percent-encoding them is the transport's job.
+      {"IdentifiersWithPercentAndAmpersand", "a%2Fb", "a&b=c", "", kV2, kV2},
+  };
+}
+
+std::vector<AddressRefusal> AddressRefusals() {
+  return {
+      {"EmptyUserIdentifier", "", "member-1", "", {"user_identifier"}},
+      {"UserIdentifierWithSlash", "a/b", "member-1", "", {"user_identifier"}},
+      {"UserIdentifierDotDot", "..", "member-1", "", {"user_identifier"}},
+      {"EmptyMemberIdentifier", "user-1", "", "", {"member_identifier"}},
+      // Each of these would change the path MX sees.
+      {"MemberIdentifierWithSlash", "user-1", "a/b", "", {"member_identifier"}},
+      {"MemberIdentifierWithQuery", "user-1", "a?b", "", {"member_identifier"}},
+      {"MemberIdentifierWithFragment",
+       "user-1",
+       "a#b",
+       "",
+       {"member_identifier"}},
+      {"MemberIdentifierWithNewline",
+       "user-1",
+       "a\nb",
+       "",
+       {"member_identifier"}},
+      {"MemberIdentifierWithDelete",
+       "user-1",
+       "a\x7f",
+       "",
+       {"member_identifier"}},
+      {"MemberIdentifierDot", "user-1", ".", "", {"member_identifier"}},
+      {"MemberIdentifierDotDot", "user-1", "..", "", {"member_identifier"}},
+      {"UnknownAcceptVersion",
+       "user-1",
+       "member-1",
+       "v20990101",
+       {"accept_version"}},
+      {"AcceptVersionInOtherCase",
+       "user-1",
+       "member-1",
+       "V20111101",
+       {"accept_version"}},
+      {"EveryField",
+       "",
+       "..",
+       "latest",
+       {"user_identifier", "member_identifier", "accept_version"}},
+  };
+}
+
+template <typename Request>
+class MemberAddressedRequest : public testing::Test {};
+
+using MemberAddressedRequestTypes =
+    testing::Types<GetMemberRequest, GetMemberStatusRequest,
+                   ResumeMemberRequest, DeleteMemberRequest,
+                   WatchMemberStatusRequest>;
+
+struct RequestTypeName {
+  template <typename Request>
+  static std::string GetName(int) {
+    return std::string(Request::descriptor()->name());
+  }
+};
+
+TYPED_TEST_SUITE(MemberAddressedRequest, MemberAddressedRequestTypes,
+                 RequestTypeName);
+
+TYPED_TEST(MemberAddressedRequest, ReturnsVersion) {
+  for (const AddressAcceptance& c : AddressAcceptances()) {
+    SCOPED_TRACE(c.name);
+    const absl::StatusOr<MxApiVersion> result =
+        Validate(AddressedRequest<TypeParam>(
+                     c.user_identifier, c.member_identifier, c.accept_version),
+                 c.server_default);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(*result, c.version);
+  }
+}
+
+TYPED_TEST(MemberAddressedRequest, NamesEveryBadField) {
+  for (const AddressRefusal& c : AddressRefusals()) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(RefusedFields(Validate(
+                  AddressedRequest<TypeParam>(
+                      c.user_identifier, c.member_identifier, c.accept_version),
+                  kV2)),
+              c.fields);
+  }
+}
+
+TYPED_TEST(MemberAddressedRequest, NamesRequestAndFirstBadFieldInMessage) {
+  EXPECT_EQ(Validate(AddressedRequest<TypeParam>("", "..", "latest"), kV2)
+                .status()
+                .message(),
+            absl::StrCat("invalid ", TypeParam::descriptor()->name(),
+                         ": user_identifier: required (and 2 more)"));
+}
+
+TEST(RequestValidation, NamesGetMemberRequestAndPathSegmentRule) {
+  EXPECT_EQ(ValidateGetMemberRequest(
+                AddressedRequest<GetMemberRequest>("user-1", "a/b", ""), kV2)
+                .status()
+                .message(),
+            absl::StrCat("invalid GetMemberRequest: member_identifier: ",
+                         kPathSegmentRule));
+}
+
+TEST(RequestValidation, NamesWatchMemberStatusRequestInMessage) {
+  EXPECT_EQ(ValidateWatchMemberStatusRequest(
+                AddressedRequest<WatchMemberStatusRequest>("", "", ""), kV1)
+                .status()
+                .message(),
+            "invalid WatchMemberStatusRequest: user_identifier: required (and "
+            "1 more)");
+}
+
+// --- ListInstitutionCredentials -------------------------------------------
+
+using ListRequest = ListInstitutionCredentialsRequest;
+
+auto InstitutionCode(std::string value) {
+  return [value](ListRequest& r) { r.set_institution_code(value); };
+}
+
+auto Page(int value) {
+  return [value](ListRequest& r) { r.set_page(value); };
+}
+
+auto RecordsPerPage(int value) {
+  return [value](ListRequest& r) { r.set_records_per_page(value); };
+}
+
+class AcceptedListInstitutionCredentialsRequest
+    : public testing::TestWithParam<Acceptance<ListRequest>> {};
+
+TEST_P(AcceptedListInstitutionCredentialsRequest, ReturnsVersion) {
+  ExpectAccepted(ValidListRequest(), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RequestValidation, AcceptedListInstitutionCredentialsRequest,
+    testing::ValuesIn(std::vector<Acceptance<ListRequest>>{
+        {"UnderDefaultV20250224", Unchanged<ListRequest>, kV2, kV2},
+        {"UnderDefaultV20111101", Unchanged<ListRequest>, kV1, kV1},
+        {"ExplicitV20250224OverDefault",
+         AcceptVersion<ListRequest>("v20250224"), kV1, kV2},
+        {"ExplicitV20111101OverDefault",
+         AcceptVersion<ListRequest>("v20111101"), kV2, kV1},
+        {"InstitutionGuid", InstitutionCode("INS-1234-abcd"), kV2, kV2},
+        {"MxDefaultPage", Page(0), kV2, kV2},
+        {"FirstPage", Page(1), kV2, kV2},
+        {"MxDefaultRecordsPerPage", RecordsPerPage(0), kV2, kV2},
+        {"RecordsPerPageOf1000", RecordsPerPage(1000), kV2, kV2},
+        // MX documents 10 as its minimum; below it is left to MX.
+        {"RecordsPerPageBelowMxMinimum", RecordsPerPage(1), kV2, kV2},
+    }),
+    CaseName<Acceptance<ListRequest>>);
+
+class RefusedListInstitutionCredentialsRequest
+    : public testing::TestWithParam<Refusal<ListRequest>> {};
+
+TEST_P(RefusedListInstitutionCredentialsRequest, NamesEveryBadField) {
+  ExpectRefused(ValidListRequest(), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RequestValidation, RefusedListInstitutionCredentialsRequest,
+    testing::ValuesIn(std::vector<Refusal<ListRequest>>{
+        {"EmptyInstitutionCode", InstitutionCode(""), {"institution_code"}},
+        {"InstitutionCodeWithSlash",
+         InstitutionCode("mx/bank"),
+         {"institution_code"}},
+        {"InstitutionCodeWithQuery",
+         InstitutionCode("mxbank?page=9"),
+         {"institution_code"}},
+        {"InstitutionCodeWithLineBreak",
+         InstitutionCode("mxbank\r\n"),
+         {"institution_code"}},
+        {"InstitutionCodeDotDot", InstitutionCode(".."), {"institution_code"}},
+        {"NegativePage", Page(-1), {"page"}},
+        {"MinimumIntPage", Page(INT_MIN), {"page"}},
+        {"NegativeRecordsPerPage", RecordsPerPage(-1), {"records_per_page"}},
+        {"RecordsPerPageOf1001", RecordsPerPage(1001), {"records_per_page"}},
+        {"MaximumIntRecordsPerPage",
+         RecordsPerPage(INT_MAX),
+         {"records_per_page"}},
+        {"UnknownAcceptVersion",
+         AcceptVersion<ListRequest>("v2"),
+         {"accept_version"}},
+        {"UnknownAcceptVersionUnderDefaultV20111101",
+         AcceptVersion<ListRequest>("v1"),
+         {"accept_version"},
+         kV1},
+    }),
+    CaseName<Refusal<ListRequest>>);
+
+TEST(RequestValidation, GivesRecordsPerPageRange) {
+  ListRequest request = ValidListRequest();
+  request.set_records_per_page(5000);
+  EXPECT_EQ(ValidateListInstitutionCredentialsRequest(request, kV2)
+                .status()
+                .message(),
+            "invalid ListInstitutionCredentialsRequest: records_per_page: "
+            "must be from 1 to 1000, or 0 for MX's default (25)");
+}
+
+TEST(RequestValidation, ListsEveryListInstitutionCredentialsViolationInOrder) {
+  const ListRequest request = Parse<ListRequest>(R"pb(
+    institution_code: "../admin"
+    page: -2
+    records_per_page: -25
+    accept_version: "2025-02-24"
+  )pb");
+  const absl::StatusOr<MxApiVersion> result =
+      ValidateListInstitutionCredentialsRequest(request, kV2);
+  EXPECT_THAT(RefusedFields(result),
+              ElementsAre("institution_code", "page", "records_per_page",
+                          "accept_version"));
+  EXPECT_EQ(result.status().message(),
+            absl::StrCat("invalid ListInstitutionCredentialsRequest: "
+                         "institution_code: ",
+                         kPathSegmentRule, " (and 3 more)"));
+}
+
+// --- ResumeMember: the answers --------------------------------------------
+// (Its address and version: MemberAddressedRequest above.)
+
+class AcceptedResumeMemberRequest
+    : public testing::TestWithParam<Acceptance<ResumeMemberRequest>> {};
+
+TEST_P(AcceptedResumeMemberRequest, ReturnsVersion) {
+  ExpectAccepted(ValidResumeRequest(), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RequestValidation, AcceptedResumeMemberRequest,
+    testing::ValuesIn(std::vector<Acceptance<ResumeMemberRequest>>{
+        {"TwoAnswers", Unchanged<ResumeMemberRequest>, kV2, kV2},
+        {"OneAnswer",
+         [](ResumeMemberRequest& r) { r.mutable_challenges()->RemoveLast(); },
+         kV2, kV2},
+        {"AnswerWithSpacesAndNonAscii",
+         [](ResumeMemberRequest& r) {
+           r.mutable_challenges(0)->set_value("  my first pet: Fido ü ");
+         },
+         kV2, kV2},
+        {"SameValueForTwoQuestions",
+         [](ResumeMemberRequest& r) {
+           r.mutable_challenges(1)->set_value(r.challenges(0).value());
+         },
+         kV2, kV2},
+        // The guid goes into the body, not the path.
+        {"GuidWithSlash",
+         [](ResumeMemberRequest& r) {
+           r.mutable_challenges(0)->set_guid("CRD/1");
+         },
+         kV2, kV2},
+    }),
+    CaseName<Acceptance<ResumeMemberRequest>>);
+
+auto AddAnswer(std::string guid, std::string value) {
+  return [guid, value](ResumeMemberRequest& r) {
+    auto* answer = r.add_challenges();
+    answer->set_guid(guid);
+    answer->set_value(value);
+  };
+}
+
+class RefusedResumeMemberRequest
+    : public testing::TestWithParam<Refusal<ResumeMemberRequest>> {};
+
+TEST_P(RefusedResumeMemberRequest, NamesEveryBadField) {
+  ExpectRefused(ValidResumeRequest(), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    RequestValidation, RefusedResumeMemberRequest,
+    testing::ValuesIn(std::vector<Refusal<ResumeMemberRequest>>{
+        {"NoAnswers",
+         [](ResumeMemberRequest& r) { r.clear_challenges(); },
+         {"challenges"}},
+        {"AnswerWithoutGuid",
+         [](ResumeMemberRequest& r) { r.mutable_challenges(1)->clear_guid(); },
+         {"challenges[1].guid"}},
+        {"GuidWithControlCharacter",
+         [](ResumeMemberRequest& r) {
+           r.mutable_challenges(0)->set_guid("CRD-1\r\n");
+         },
+         {"challenges[0].guid"}},
+        {"AnswerWithoutValue",
+         [](ResumeMemberRequest& r) { r.mutable_challenges(1)->clear_value(); },
+         {"challenges[1].value"}},
+        {"DuplicateGuid",
+         AddAnswer("CRD-question-1", "red"),
+         {"challenges[2].guid"}},
+        {"DuplicateGuidWithoutValue",
+         AddAnswer("CRD-question-2", ""),
+         {"challenges[2].guid", "challenges[2].value"}},
+        // Missing twice is reported as missing, not as a duplicate.
+        {"TwoAnswersWithoutGuid",
+         [](ResumeMemberRequest& r) {
+           r.mutable_challenges(0)->clear_guid();
+           r.mutable_challenges(1)->clear_guid();
+         },
+         {"challenges[0].guid", "challenges[1].guid"}},
+        {"UnknownAcceptVersionUnderDefaultV20111101",
+         AcceptVersion<ResumeMemberRequest>("v3"),
+         {"accept_version"},
+         kV1},
+    }),
+    CaseName<Refusal<ResumeMemberRequest>>);
+
+TEST(RequestValidation, AsksForAtLeastOneAnswer) {
+  ResumeMemberRequest request = ValidResumeRequest();
+  request.clear_challenges();
+  EXPECT_EQ(ValidateResumeMemberRequest(request, kV2).status().message(),
+            "invalid ResumeMemberRequest: challenges: at least one answer "
+            "required (see GetMemberStatus)");
+}
+
+TEST(RequestValidation, NamesEarlierIndexOfDuplicateGuid) {
+  ResumeMemberRequest request = ValidResumeRequest();
+  AddAnswer("CRD-question-2", "Rex")(request);
+  EXPECT_EQ(ValidateResumeMemberRequest(request, kV2).status().message(),
+            "invalid ResumeMemberRequest: challenges[2].guid: duplicates "
+            "challenges[1].guid; answer each challenge once");
+}
+
+TEST(RequestValidation, ListsEveryResumeMemberViolationInRequestOrder) {
+  const ResumeMemberRequest request = Parse<ResumeMemberRequest>(R"pb(
+    user_identifier: ""
+    member_identifier: "MBR-1/resume"
+    accept_version: "latest"
+    challenges { guid: "" value: "" }
+    challenges { guid: "CRD-1" value: "a" }
+    challenges { guid: "CRD-1\t" value: "b" }
+    challenges { guid: "CRD-1" value: "" }
+  )pb");
+  const absl::StatusOr<MxApiVersion> result =
+      ValidateResumeMemberRequest(request, kV2);
+  EXPECT_THAT(RefusedFields(result),
+              ElementsAre("user_identifier", "member_identifier",
+                          "accept_version", "challenges[0].guid",
+                          "challenges[0].value", "challenges[2].guid",
+                          "challenges[3].guid", "challenges[3].value"));
+  EXPECT_EQ(result.status().message(),
+            "invalid ResumeMemberRequest: user_identifier: required (and 7 "
+            "more)");
+}
+
+TEST(RequestValidation, NeverEchoesAnswerValue) {
+  constexpr char kSecret[] = "mothers-maiden-name-s3cret";
+  ResumeMemberRequest request = ValidResumeRequest();
+  // Refuse the answers holding the secret on every ground but their value.
+  request.mutable_challenges(0)->set_guid("CRD-1\n");
+  request.mutable_challenges(0)->set_value(kSecret);
+  request.mutable_challenges(1)->set_value(kSecret);
+  AddAnswer("CRD-question-2", kSecret)(request);
+  const absl::StatusOr<MxApiVersion> result =
+      ValidateResumeMemberRequest(request, kV2);
+  ASSERT_THAT(RefusedFields(result),
+              ElementsAre("challenges[0].guid", "challenges[2].guid"));
+  ExpectNotEchoed(result.status(), kSecret);
 }
 
 }  // namespace
