@@ -64,6 +64,58 @@ ScannedArgs ScanArgs(int argc, char** argv,
   return scanned;
 }
 
+std::string UsageErrorText(absl::string_view problem) {
+  return absl::StrCat("mxgate-cli: ", problem, "\nRun mxgate-cli --help for the flags.\n");
+}
+
+ExitCode ExitCodeForWatchEnd(const v1::WatchMemberStatusResponse& last) {
+  if (!last.final()) return kExitRpcError;
+  switch (last.end_reason()) {
+    case v1::WATCH_END_REASON_CONNECTED:
+      return kExitOk;
+    case v1::WATCH_END_REASON_CHALLENGED:
+      return kExitChallenged;
+    case v1::WATCH_END_REASON_END_STATE:
+      return kExitEndState;
+    default:  // no reason, or one newer than this CLI
+      return kExitRpcError;
+  }
+}
+
+absl::Status CheckFlagsApply(absl::string_view command,
+                             const std::set<std::string>& command_flags,
+                             const std::set<std::string>& all_flags,
+                             const std::set<std::string>& given) {
+  for (const std::string& name : given) {
+    if (all_flags.count(name) > 0 && command_flags.count(name) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " does not apply to ", command));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ResumeMemberRequest> BuildResumeMemberRequest(
+    const std::string& user, const std::string& member,
+    const std::vector<std::string>& answers) {
+  v1::ResumeMemberRequest request;
+  request.set_user_identifier(user);
+  request.set_member_identifier(member);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const size_t equals = answers[i].find('=');
+    if (equals == std::string::npos) {
+      // An answer may be a secret: say which, not what.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--answer #", i + 1, ": expected GUID=VALUE (the challenge's guid, then "
+          "the answer)"));
+    }
+    v1::ChallengeAnswer* answer = request.add_challenges();
+    answer->set_guid(answers[i].substr(0, equals));
+    answer->set_value(answers[i].substr(equals + 1));
+  }
+  return request;
+}
+
 absl::StatusOr<v1::CreateMemberRequest> BuildCreateMemberRequest(
     const CreateMemberArgs& args) {
   v1::CreateMemberRequest request;

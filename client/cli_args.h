@@ -1,7 +1,8 @@
 // Command-line handling of mxgate-cli that is worth testing apart from the
-// program: flag spelling, repeatable flags, and turning flag values into a
-// CreateMemberRequest. The CLI checks only what it must to build the
-// request; the gateway validates the rest and says what is wrong.
+// program: flag spelling, repeatable flags, which flags a command takes,
+// turning flag values into requests, and the exit codes. The CLI checks
+// only what it must to build a request; the gateway validates the rest and
+// says what is wrong.
 #ifndef MXGATE_CLIENT_CLI_ARGS_H_
 #define MXGATE_CLIENT_CLI_ARGS_H_
 
@@ -31,6 +32,34 @@ struct ScannedArgs {
 ScannedArgs ScanArgs(int argc, char** argv,
                      const std::set<std::string>& repeatable);
 
+// mxgate-cli's exit codes, listed in its --help.
+enum ExitCode : int {
+  kExitOk = 0,          // the call succeeded; watch/connect: CONNECTED
+  kExitRpcError = 1,    // the gateway or gRPC answered an error (JSON on stderr)
+  kExitUsage = 2,       // bad flags, or a value needed and no terminal to ask
+  kExitChallenged = 3,  // watch/connect: MFA questions wait for answers
+  kExitEndState = 4,    // watch/connect: an end state (DENIED, FAILED, ...)
+};
+
+// What a usage error prints on stderr before exiting kExitUsage: the
+// problem on one line, then where to look.
+std::string UsageErrorText(absl::string_view problem);
+
+// The exit code for the last message of a watch: kExitRpcError when it is
+// not `final` or has no known end_reason, for then nothing says how the
+// watch ended (print kWatchEndedWithoutReason as an UNKNOWN error).
+ExitCode ExitCodeForWatchEnd(const ::mx::platform::v1::WatchMemberStatusResponse& last);
+inline constexpr char kWatchEndedWithoutReason[] = "the watch ended without saying why";
+
+// OK when every flag in `given` (ScannedArgs::given) that is one of
+// `all_flags` is among `command_flags`; otherwise INVALID_ARGUMENT naming
+// the first that is not, e.g. "--member_id does not apply to get-member".
+// Names outside `all_flags` (absl's own, --noX spellings) are left to absl.
+absl::Status CheckFlagsApply(absl::string_view command,
+                             const std::set<std::string>& command_flags,
+                             const std::set<std::string>& all_flags,
+                             const std::set<std::string>& given);
+
 struct CreateMemberArgs {
   std::string user;
   std::string institution;
@@ -55,6 +84,13 @@ struct CreateMemberArgs {
 // product, use case or referral source is not a known name.
 absl::StatusOr<::mx::platform::v1::CreateMemberRequest> BuildCreateMemberRequest(
     const CreateMemberArgs& args);
+
+// A ResumeMemberRequest answering with `answers`, each GUID=VALUE (the
+// challenge's guid, then the answer). INVALID_ARGUMENT naming --answer and
+// its position, never its value, when one has no `=`.
+absl::StatusOr<::mx::platform::v1::ResumeMemberRequest> BuildResumeMemberRequest(
+    const std::string& user, const std::string& member,
+    const std::vector<std::string>& answers);
 
 }  // namespace mxgate
 

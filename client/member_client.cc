@@ -7,9 +7,12 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/support/sync_stream.h"
 
 namespace mxgate {
 namespace {
+
+namespace v1 = ::mx::platform::v1;
 
 const char* CodeName(grpc::StatusCode code) {
   static constexpr const char* kNames[] = {
@@ -22,18 +25,79 @@ const char* CodeName(grpc::StatusCode code) {
   return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
 }
 
+void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
+  if (timeout != absl::InfiniteDuration()) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+}
+
+// One blocking unary call of `stub`.
+template <typename Request, typename Response>
+grpc::Status Unary(v1::MemberService::Stub& stub,
+                   grpc::Status (v1::MemberService::Stub::*rpc)(grpc::ClientContext*,
+                                                                const Request&, Response*),
+                   const Request& request, Response* response, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetDeadline(context, timeout);
+  return (stub.*rpc)(&context, request, response);
+}
+
 }  // namespace
 
 MemberClient::MemberClient(std::shared_ptr<grpc::Channel> channel)
-    : stub_(::mx::platform::v1::MemberService::NewStub(std::move(channel))) {}
+    : stub_(v1::MemberService::NewStub(std::move(channel))) {}
 
-grpc::Status MemberClient::CreateMember(
-    const ::mx::platform::v1::CreateMemberRequest& request,
-    ::mx::platform::v1::CreateMemberResponse* response,
-    absl::Duration timeout) {
+grpc::Status MemberClient::CreateMember(const v1::CreateMemberRequest& request,
+                                        v1::CreateMemberResponse* response,
+                                        absl::Duration timeout) {
+  return Unary(*stub_, &v1::MemberService::Stub::CreateMember, request, response,
+               timeout);
+}
+
+grpc::Status MemberClient::ListInstitutionCredentials(
+    const v1::ListInstitutionCredentialsRequest& request,
+    v1::ListInstitutionCredentialsResponse* response, absl::Duration timeout) {
+  return Unary(*stub_, &v1::MemberService::Stub::ListInstitutionCredentials, request,
+               response, timeout);
+}
+
+grpc::Status MemberClient::GetMember(const v1::GetMemberRequest& request,
+                                     v1::GetMemberResponse* response,
+                                     absl::Duration timeout) {
+  return Unary(*stub_, &v1::MemberService::Stub::GetMember, request, response, timeout);
+}
+
+grpc::Status MemberClient::GetMemberStatus(const v1::GetMemberStatusRequest& request,
+                                           v1::GetMemberStatusResponse* response,
+                                           absl::Duration timeout) {
+  return Unary(*stub_, &v1::MemberService::Stub::GetMemberStatus, request, response,
+               timeout);
+}
+
+grpc::Status MemberClient::ResumeMember(const v1::ResumeMemberRequest& request,
+                                        v1::ResumeMemberResponse* response,
+                                        absl::Duration timeout) {
+  return Unary(*stub_, &v1::MemberService::Stub::ResumeMember, request, response,
+               timeout);
+}
+
+grpc::Status MemberClient::DeleteMember(const v1::DeleteMemberRequest& request,
+                                        v1::DeleteMemberResponse* response,
+                                        absl::Duration timeout) {
+  return Unary(*stub_, &v1::MemberService::Stub::DeleteMember, request, response,
+               timeout);
+}
+
+grpc::Status MemberClient::WatchMemberStatus(const v1::WatchMemberStatusRequest& request,
+                                             const WatchCallback& on_message,
+                                             absl::Duration timeout) {
   grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return stub_->CreateMember(&context, request, response);
+  SetDeadline(context, timeout);
+  std::unique_ptr<grpc::ClientReader<v1::WatchMemberStatusResponse>> reader =
+      stub_->WatchMemberStatus(&context, request);
+  v1::WatchMemberStatusResponse message;
+  while (reader->Read(&message)) on_message(message);
+  return reader->Finish();
 }
 
 absl::optional<google::rpc::Status> ErrorDetails(const grpc::Status& status) {
@@ -49,6 +113,15 @@ std::string ToJson(const google::protobuf::Message& message) {
   options.add_whitespace = true;
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  json.push_back('\n');
   return json;
 }
 

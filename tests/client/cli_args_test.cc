@@ -28,7 +28,7 @@ using ::testing::UnorderedElementsAre;
 // mxgate-cli's repeatable flags.
 const std::set<std::string>& Repeatable() {
   static const auto* const kRepeatable =
-      new std::set<std::string>{"credential", "product", "use_case"};
+      new std::set<std::string>{"credential", "product", "use_case", "answer"};
   return *kRepeatable;
 }
 
@@ -408,6 +408,86 @@ TEST(BuildCreateMemberRequest, NeverPutsACredentialValueInAnError) {
     EXPECT_THAT(std::string(status.message()), Not(HasSubstr("s3cret-pw")));
   }
 }
+
+// ---------------------------------------------------------------------------
+// BuildResumeMemberRequest
+
+TEST(BuildResumeMemberRequest, AnswersEachGuidWithItsValueInOrder) {
+  const absl::StatusOr<v1::ResumeMemberRequest> request = BuildResumeMemberRequest(
+      "demo-user", "MBR-1", {"CRD-1=correct", "CRD-2=a=b", "CRD-3="});
+  ASSERT_TRUE(request.ok()) << request.status();
+  v1::ResumeMemberRequest expected;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    user_identifier: "demo-user"
+    member_identifier: "MBR-1"
+    challenges { guid: "CRD-1" value: "correct" }
+    challenges { guid: "CRD-2" value: "a=b" }
+    challenges { guid: "CRD-3" value: "" }
+  )pb", &expected));
+  EXPECT_TRUE(MessageDifferencer::Equals(*request, expected)) << request->DebugString();
+}
+
+TEST(BuildResumeMemberRequest, NamesTheAnswerWithoutGuidByPositionNeverItsValue) {
+  const absl::Status status =
+      BuildResumeMemberRequest("u", "m", {"CRD-1=x", "my-secret-answer"}).status();
+  EXPECT_EQ(status, absl::InvalidArgumentError(
+                        "--answer #2: expected GUID=VALUE (the challenge's guid, then the "
+                        "answer)"));
+}
+
+// ---------------------------------------------------------------------------
+// CheckFlagsApply, UsageErrorText, ExitCodeForWatchEnd
+
+TEST(CheckFlagsApply, AcceptsTheCommandsOwnFlagsAndNamesOutsideTheTable) {
+  EXPECT_TRUE(CheckFlagsApply("get-member", {"user", "member", "target"},
+                              {"user", "member", "target", "member_id"},
+                              {"user", "member", "target", "help", "nooauth"})
+                  .ok());
+}
+
+TEST(CheckFlagsApply, RefusesAFlagOfAnotherCommand) {
+  EXPECT_EQ(CheckFlagsApply("get-member", {"user", "member"}, {"user", "member", "member_id"},
+                            {"user", "member_id"}),
+            absl::InvalidArgumentError("--member_id does not apply to get-member"));
+}
+
+TEST(UsageErrorText, IsTheProblemThenWhereToLook) {
+  EXPECT_EQ(UsageErrorText("connect needs --user"),
+            "mxgate-cli: connect needs --user\nRun mxgate-cli --help for the flags.\n");
+}
+
+struct EndReasonRow {
+  v1::WatchEndReason reason;
+  ExitCode code;
+};
+
+class ExitCodeForWatchEndRow : public ::testing::TestWithParam<EndReasonRow> {};
+
+TEST_P(ExitCodeForWatchEndRow, IsTheDocumentedCodeForAFinalMessage) {
+  v1::WatchMemberStatusResponse last;
+  last.set_final(true);
+  last.set_end_reason(GetParam().reason);
+  EXPECT_EQ(ExitCodeForWatchEnd(last), GetParam().code);
+}
+
+TEST(ExitCodeForWatchEnd, IsAnErrorWhenTheLastMessageIsNotFinal) {
+  v1::WatchMemberStatusResponse last;
+  last.set_end_reason(v1::WATCH_END_REASON_CONNECTED);
+  EXPECT_EQ(ExitCodeForWatchEnd(last), kExitRpcError);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryReason, ExitCodeForWatchEndRow,
+    ::testing::Values(EndReasonRow{v1::WATCH_END_REASON_CONNECTED, kExitOk},
+                      EndReasonRow{v1::WATCH_END_REASON_CHALLENGED, kExitChallenged},
+                      EndReasonRow{v1::WATCH_END_REASON_END_STATE, kExitEndState},
+                      // No reason, or one newer than the CLI: nothing says how
+                      // it ended, so it is reported as an error.
+                      EndReasonRow{v1::WATCH_END_REASON_UNSPECIFIED, kExitRpcError},
+                      EndReasonRow{static_cast<v1::WatchEndReason>(99), kExitRpcError}),
+    [](const ::testing::TestParamInfo<EndReasonRow>& info) {
+      return absl::StrCat("Reason", static_cast<int>(info.param.reason));
+    });
 
 }  // namespace
 }  // namespace mxgate

@@ -1,14 +1,23 @@
 #include "client/member_client.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <vector>
 #include <ostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
@@ -357,6 +366,235 @@ TEST(ToJson, PrintsARequestWithCredentialsAndProducts) {
   EXPECT_STREQ(document["member"]["credentials"][0]["guid"].GetString(), "CRD-1");
   EXPECT_STREQ(document["data_request"]["products"][0].GetString(),
                "PRODUCT_TRANSACTIONS");
+}
+
+// ---------------------------------------------------------------------------
+// ToJsonLine
+
+TEST(ToJsonLine, PrintsOneLineWithProtoFieldNames) {
+  v1::WatchMemberStatusResponse message;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
+    status { guid: "MBR-1" connection_status: CONNECTION_STATUS_CHALLENGED
+             challenges { guid: "CRD-1" label: "Pet?\nName" } }
+    final: true
+    end_reason: WATCH_END_REASON_CHALLENGED
+    elapsed { seconds: 1 nanos: 500000000 }
+  )pb", &message));
+  EXPECT_EQ(ToJsonLine(message),
+            "{\"status\":{\"guid\":\"MBR-1\",\"connection_status\":"
+            "\"CONNECTION_STATUS_CHALLENGED\",\"challenges\":[{\"guid\":\"CRD-1\","
+            "\"label\":\"Pet?\\nName\"}]},\"final\":true,\"end_reason\":"
+            "\"WATCH_END_REASON_CHALLENGED\",\"elapsed\":\"1.500s\"}\n");
+  EXPECT_EQ(ToJsonLine(v1::DeleteMemberResponse()), "{}\n");
+}
+
+// ---------------------------------------------------------------------------
+// MemberClient against an in-process MemberService.
+
+// Answers from the request, so a test sees that the call reached its RPC.
+// Member "slow" waits until the caller gives up; "gone" is NOT_FOUND.
+class FakeMemberService final : public v1::MemberService::Service {
+ public:
+  grpc::Status CreateMember(grpc::ServerContext*, const v1::CreateMemberRequest* request,
+                            v1::CreateMemberResponse* response) override {
+    response->mutable_member()->set_id(request->member().id());
+    response->set_http_status(202);
+    return grpc::Status::OK;
+  }
+  grpc::Status ListInstitutionCredentials(
+      grpc::ServerContext*, const v1::ListInstitutionCredentialsRequest* request,
+      v1::ListInstitutionCredentialsResponse* response) override {
+    response->add_credentials()->set_label(request->institution_code());
+    response->mutable_pagination()->set_current_page(request->page());
+    return grpc::Status::OK;
+  }
+  grpc::Status GetMember(grpc::ServerContext* context, const v1::GetMemberRequest* request,
+                         v1::GetMemberResponse* response) override {
+    if (request->member_identifier() == "slow") return WaitForCancel(context);
+    if (request->member_identifier() == "gone") {
+      return WithDetails(grpc::StatusCode::NOT_FOUND, "gone", NotFoundDetails());
+    }
+    // Whether the call came with a deadline at all.
+    const bool has_deadline =
+        context->deadline() < std::chrono::system_clock::now() + std::chrono::hours(24 * 365);
+    response->mutable_member()->set_guid(request->member_identifier());
+    response->mutable_member()->set_metadata(has_deadline ? "deadline" : "none");
+    return grpc::Status::OK;
+  }
+  grpc::Status GetMemberStatus(grpc::ServerContext*, const v1::GetMemberStatusRequest* request,
+                               v1::GetMemberStatusResponse* response) override {
+    response->mutable_status()->set_guid(request->member_identifier());
+    return grpc::Status::OK;
+  }
+  grpc::Status ResumeMember(grpc::ServerContext*, const v1::ResumeMemberRequest* request,
+                            v1::ResumeMemberResponse* response) override {
+    response->mutable_member()->set_guid(request->challenges(0).value());
+    return grpc::Status::OK;
+  }
+  grpc::Status DeleteMember(grpc::ServerContext*, const v1::DeleteMemberRequest* request,
+                            v1::DeleteMemberResponse*) override {
+    return request->member_identifier() == "MBR-1"
+               ? grpc::Status::OK
+               : grpc::Status(grpc::StatusCode::NOT_FOUND, "no such member");
+  }
+  // Sends CREATED, CHALLENGED (final); member "broken" then ends with
+  // UNAVAILABLE instead, "slow" waits after the first message.
+  grpc::Status WatchMemberStatus(
+      grpc::ServerContext* context, const v1::WatchMemberStatusRequest* request,
+      grpc::ServerWriter<v1::WatchMemberStatusResponse>* writer) override {
+    v1::WatchMemberStatusResponse message;
+    message.mutable_status()->set_guid(request->member_identifier());
+    message.mutable_status()->set_connection_status(v1::CONNECTION_STATUS_CREATED);
+    writer->Write(message);
+    if (request->member_identifier() == "slow") return WaitForCancel(context);
+    if (request->member_identifier() == "broken") {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "MX went away");
+    }
+    message.mutable_status()->set_connection_status(v1::CONNECTION_STATUS_CHALLENGED);
+    message.set_final(true);
+    message.set_end_reason(v1::WATCH_END_REASON_CHALLENGED);
+    writer->Write(message);
+    return grpc::Status::OK;
+  }
+
+ private:
+  static grpc::Status WaitForCancel(grpc::ServerContext* context) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    while (!context->IsCancelled() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return grpc::Status(grpc::StatusCode::CANCELLED, "gave up");
+  }
+};
+
+class MemberClientCalls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    client_ = std::make_unique<MemberClient>(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  v1::WatchMemberStatusRequest WatchOf(const std::string& member) {
+    v1::WatchMemberStatusRequest request;
+    request.set_member_identifier(member);
+    return request;
+  }
+
+  FakeMemberService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MemberClient> client_;
+};
+
+TEST_F(MemberClientCalls, EachUnaryCallReachesItsRpc) {
+  const absl::Duration timeout = absl::Seconds(5);
+  v1::CreateMemberRequest create;
+  create.mutable_member()->set_id("m-1");
+  v1::CreateMemberResponse created;
+  ASSERT_TRUE(client_->CreateMember(create, &created, timeout).ok());
+  EXPECT_EQ(created.member().id(), "m-1");
+
+  v1::ListInstitutionCredentialsRequest list;
+  list.set_institution_code("mxbank");
+  list.set_page(2);
+  v1::ListInstitutionCredentialsResponse listed;
+  ASSERT_TRUE(client_->ListInstitutionCredentials(list, &listed, timeout).ok());
+  EXPECT_EQ(listed.credentials(0).label(), "mxbank");
+  EXPECT_EQ(listed.pagination().current_page(), 2);
+
+  v1::GetMemberRequest get;
+  get.set_member_identifier("MBR-1");
+  v1::GetMemberResponse got;
+  ASSERT_TRUE(client_->GetMember(get, &got, timeout).ok());
+  EXPECT_EQ(got.member().guid(), "MBR-1");
+
+  v1::GetMemberStatusRequest get_status;
+  get_status.set_member_identifier("MBR-2");
+  v1::GetMemberStatusResponse status;
+  ASSERT_TRUE(client_->GetMemberStatus(get_status, &status, timeout).ok());
+  EXPECT_EQ(status.status().guid(), "MBR-2");
+
+  v1::ResumeMemberRequest resume;
+  resume.add_challenges()->set_value("correct");
+  v1::ResumeMemberResponse resumed;
+  ASSERT_TRUE(client_->ResumeMember(resume, &resumed, timeout).ok());
+  EXPECT_EQ(resumed.member().guid(), "correct");
+
+  v1::DeleteMemberRequest remove;
+  remove.set_member_identifier("MBR-1");
+  v1::DeleteMemberResponse removed;
+  EXPECT_TRUE(client_->DeleteMember(remove, &removed, timeout).ok());
+  remove.set_member_identifier("MBR-9");
+  EXPECT_EQ(client_->DeleteMember(remove, &removed, timeout).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(MemberClientCalls, ErrorsKeepTheirDetails) {
+  v1::GetMemberRequest get;
+  get.set_member_identifier("gone");
+  v1::GetMemberResponse got;
+  const grpc::Status status = client_->GetMember(get, &got, absl::Seconds(5));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  const absl::optional<google::rpc::Status> details = ErrorDetails(status);
+  ASSERT_TRUE(details.has_value());
+  EXPECT_TRUE(MessageDifferencer::Equals(*details, NotFoundDetails()));
+}
+
+TEST_F(MemberClientCalls, TimeoutIsTheCallsDeadlineAndInfiniteMeansNone) {
+  v1::GetMemberRequest get;
+  get.set_member_identifier("slow");
+  v1::GetMemberResponse got;
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(client_->GetMember(get, &got, absl::Milliseconds(200)).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  get.set_member_identifier("MBR-1");
+  ASSERT_TRUE(client_->GetMember(get, &got, absl::Seconds(5)).ok());
+  EXPECT_EQ(got.member().metadata(), "deadline");
+  ASSERT_TRUE(client_->GetMember(get, &got, absl::InfiniteDuration()).ok());
+  EXPECT_EQ(got.member().metadata(), "none");
+}
+
+TEST_F(MemberClientCalls, WatchHandsEachMessageToTheCallbackInOrder) {
+  std::vector<v1::WatchMemberStatusResponse> seen;
+  const grpc::Status status = client_->WatchMemberStatus(
+      WatchOf("MBR-1"), [&](const v1::WatchMemberStatusResponse& m) { seen.push_back(m); },
+      absl::Seconds(5));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].status().connection_status(), v1::CONNECTION_STATUS_CREATED);
+  EXPECT_FALSE(seen[0].final());
+  EXPECT_EQ(seen[1].status().connection_status(), v1::CONNECTION_STATUS_CHALLENGED);
+  EXPECT_TRUE(seen[1].final());
+  EXPECT_EQ(seen[1].end_reason(), v1::WATCH_END_REASON_CHALLENGED);
+}
+
+TEST_F(MemberClientCalls, WatchReturnsTheErrorTheStreamEndedWith) {
+  int messages = 0;
+  const grpc::Status status = client_->WatchMemberStatus(
+      WatchOf("broken"), [&](const v1::WatchMemberStatusResponse&) { ++messages; },
+      absl::Seconds(5));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "MX went away");
+  EXPECT_EQ(messages, 1);
+}
+
+TEST_F(MemberClientCalls, WatchTimeoutBoundsTheWholeStream) {
+  int messages = 0;
+  const absl::Time start = absl::Now();
+  const grpc::Status status = client_->WatchMemberStatus(
+      WatchOf("slow"), [&](const v1::WatchMemberStatusResponse&) { ++messages; },
+      absl::Milliseconds(300));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(messages, 1);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
 }
 
 }  // namespace
