@@ -10,7 +10,13 @@ MXGATE_APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libcurl4-openssl-dev rapidjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev grpc-proto golang-github-gogo-googleapis-dev
-  python3 python3-yaml ca-certificates
+  python3 python3-yaml python3-grpcio python3-protobuf ca-certificates
+)
+
+# What node_modules must hold (package.json's devDependencies): buf, and
+# the libraries of the Node example clients (client/node).
+MXGATE_NPM_MODULES=(
+  .bin/buf @grpc/grpc-js @grpc/proto-loader grpc-js-reflection-client protobufjs
 )
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -34,11 +40,24 @@ install_deps() {
   else
     say "apt: all ${#MXGATE_APT_PACKAGES[@]} packages present"
   fi
-  if [ ! -x "$MXGATE_ROOT/node_modules/.bin/buf" ]; then
-    say "npm: installing the pinned tools of package-lock.json (buf)"
+  install_npm_modules
+}
+
+# npm ci (exactly package-lock.json) when a module is missing or the lock
+# file changed since the last install (npm writes node_modules/.package-lock.json).
+install_npm_modules() {
+  local modules="$MXGATE_ROOT/node_modules" reason="" module
+  for module in "${MXGATE_NPM_MODULES[@]}"; do
+    [ -e "$modules/$module" ] || { reason="node_modules/$module is missing"; break; }
+  done
+  if [ -z "$reason" ] && [ "$MXGATE_ROOT/package-lock.json" -nt "$modules/.package-lock.json" ]; then
+    reason="package-lock.json is newer than node_modules"
+  fi
+  if [ -n "$reason" ]; then
+    say "npm: $reason; installing package-lock.json (npm ci: buf, @grpc/grpc-js, ...)"
     (cd "$MXGATE_ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   else
-    say "npm: buf present"
+    say "npm: all ${#MXGATE_NPM_MODULES[@]} modules present and up to date"
   fi
 }
 

@@ -1,6 +1,6 @@
 // mxgate: the gRPC gateway to the MX Platform API. Parses flags, refuses to
 // start on a bad configuration (non-zero exit, at most two lines), serves
-// until SIGTERM or SIGINT, then drains.
+// until SIGTERM or SIGINT, then drains (MxgateServer::Drain) and exits 0.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -40,8 +40,9 @@ ABSL_FLAG(int, watch_member_poll_interval_ms, 500,
 ABSL_FLAG(double, watch_max_polls_per_second, 50,
           "WatchMemberStatus: at most this many status polls of MX per second "
           "for the whole server");
-ABSL_FLAG(int, shutdown_grace_ms, 5000,
-          "on SIGTERM/SIGINT, how long calls in flight may take to finish");
+ABSL_FLAG(int, drain_timeout_ms, 10000,
+          "on SIGTERM/SIGINT, how long unary calls in flight may take to "
+          "finish before their upstream requests are aborted");
 
 namespace {
 
@@ -84,6 +85,9 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_mx_timeout_ms) <= 0) {
     Refuse("--mx_timeout_ms must be positive");
   }
+  if (absl::GetFlag(FLAGS_drain_timeout_ms) < 0) {
+    Refuse("--drain_timeout_ms must not be negative");
+  }
   options.mx.base_url = *base_url;
   options.mx.client_id = credentials->client_id;
   options.mx.api_key = credentials->api_key;
@@ -116,7 +120,15 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::fprintf(stderr, "mxgate: signal %d, draining\n", signal_number);
-  (*server)->Shutdown(absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms)));
+  std::fprintf(stderr, "mxgate: signal %d: draining (%d calls in flight)\n",
+               signal_number, (*server)->calls_in_flight());
+  const absl::Time drain_started = absl::Now();
+  const int cut =
+      (*server)->Drain(absl::Milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms)));
+  std::fprintf(stderr, "mxgate: drained in %s; %d calls cut at the drain timeout\n",
+               absl::FormatDuration(absl::Trunc(absl::Now() - drain_started,
+                                                absl::Milliseconds(1)))
+                   .c_str(),
+               cut);
   return 0;
 }

@@ -13,11 +13,31 @@
 #include "grpcpp/alarm.h"
 #include "service/grpc_status.h"
 #include "service/request_validation.h"
+#include "service/status_details.h"
 
 namespace mxgate {
 namespace {
 
 namespace v1 = ::mx::platform::v1;
+using internal::CallsInFlight;
+using internal::TrackedCall;
+
+// A draining server's answer to a new call, and its last word on an open
+// watch: another replica can serve the call (or watch) at once.
+absl::Status DrainingError() {
+  absl::Status status =
+      MakeError(absl::StatusCode::kUnavailable,
+                "mxgate is draining: call another replica", kReasonDraining);
+  AttachRetryInfo(status, absl::ZeroDuration());
+  return status;
+}
+
+grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
 
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
   const auto deadline = context.deadline();
@@ -96,12 +116,12 @@ class UpstreamCall {
 };
 
 // One unary call relayed to MX: lives from the handler until gRPC says it
-// is done.
+// is done, and counts as in flight until then.
 template <typename Response>
-class RelayReactor final : public grpc::ServerUnaryReactor {
+class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
  public:
-  RelayReactor(MxClient& client, Response* response)
-      : response_(response), call_(client) {}
+  RelayReactor(MxClient& client, CallsInFlight& calls, Response* response)
+      : calls_(calls), response_(response), call_(client) {}
 
   template <typename Send>
   void Start(Send send) {
@@ -112,9 +132,16 @@ class RelayReactor final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override { call_.Cancel(); }
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    calls_.Remove(this);
+    delete this;
+  }
+
+  void OnDrain() override {}  // a unary call runs to completion
+  void Abort() override { call_.Cancel(); }
 
  private:
+  CallsInFlight& calls_;
   Response* const response_;
   UpstreamCall<absl::StatusOr<Response>> call_;
 };
@@ -124,17 +151,20 @@ class RelayReactor final : public grpc::ServerUnaryReactor {
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Relay(
     grpc::CallbackServerContext* context, const Request& request,
-    Response* response, MxClient& client, MxApiVersion default_version,
+    Response* response, MxClient& client, CallsInFlight& calls,
+    MxApiVersion default_version,
     absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
     MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
                                        MxClient::Callback<Response>)) {
+  // An invalid request is refused as such even while draining: no replica
+  // would take it.
   absl::StatusOr<MxApiVersion> version = validate(request, default_version);
-  if (!version.ok()) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(version.status()));
-    return reactor;
+  if (!version.ok()) return Refuse(context, version.status());
+  auto* reactor = new RelayReactor<Response>(client, calls, response);
+  if (!calls.Add(reactor)) {
+    delete reactor;  // never handed to gRPC
+    return Refuse(context, DrainingError());
   }
-  auto* reactor = new RelayReactor<Response>(client, response);
   const absl::Time deadline = DeadlineOf(*context);
   reactor->Start([&](MxClient::Callback<Response> done) {
     return (client.*call)(request, *version, deadline, std::move(done));
@@ -163,17 +193,27 @@ bool IsTransientStatus(v1::ConnectionStatus status) {
   }
 }
 
+// A watch refused before it started: the stream ends with `status`.
+class RefusedWatch final
+    : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 // One WatchMemberStatus stream. At any time exactly one thing is under
 // way: a poll of MX, an alarm before the next poll, or a write to the
 // caller; the stream finishes only when none is, so nothing can call back
-// into a deleted reactor.
+// into a deleted reactor. A cancel or a drain stops it early (Stop).
 class WatchReactor final
-    : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse> {
+    : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>,
+      public TrackedCall {
  public:
-  WatchReactor(MxClient& client, PollLimiter& limiter, const WatchOptions& options,
-               v1::WatchMemberStatusRequest request, MxApiVersion version,
-               absl::Time deadline)
+  WatchReactor(MxClient& client, CallsInFlight& calls, PollLimiter& limiter,
+               const WatchOptions& options, v1::WatchMemberStatusRequest request,
+               MxApiVersion version, absl::Time deadline)
       : client_(client),
+        calls_(calls),
         limiter_(limiter),
         options_(options),
         version_(version),
@@ -192,17 +232,11 @@ class WatchReactor final
   void Start() { WaitUntil(absl::Now(), /*reserved=*/false); }
 
   void OnCancel() override {
-    grpc::Alarm* alarm = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      if (step_ == Step::kWaiting) alarm = alarms_[current_alarm_].get();
-    }
-    // The step under way ends early and then finishes the stream; once
-    // `cancelled_` is set no new step starts, so `alarm` stays valid.
-    if (alarm != nullptr) alarm->Cancel();
-    poll_.Cancel();
+    Stop(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
   }
+  // Ended explicitly, not cut: the caller watches again on another replica.
+  void OnDrain() override { Stop(ToGrpcStatus(DrainingError())); }
+  void Abort() override { OnDrain(); }  // a no-op: OnDrain already stopped it
 
   void OnWriteDone(bool ok) override {
     bool last;
@@ -215,19 +249,46 @@ class WatchReactor final
     WaitUntil(absl::Now() + interval_, /*reserved=*/false);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    calls_.Remove(this);
+    delete this;
+  }
 
  private:
   enum class Step { kPolling, kWaiting, kWriting, kDone };
+
+  // Ends the watch early with `status` (the first reason given wins): the
+  // step under way ends early and then finishes the stream. Once `stop_` is
+  // set no new step starts, so `alarm` stays valid; the caller (gRPC's
+  // OnCancel, or CallsInFlight under its lock) keeps the reactor alive.
+  void Stop(grpc::Status status) {
+    grpc::Alarm* alarm = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_.has_value()) return;
+      stop_ = std::move(status);
+      if (step_ == Step::kWaiting) alarm = alarms_[current_alarm_].get();
+    }
+    if (alarm != nullptr) alarm->Cancel();
+    poll_.Cancel();
+  }
+
+  // Why the watch stops early; nullopt while it runs on.
+  absl::optional<grpc::Status> stop() {
+    absl::MutexLock lock(&mu_);
+    return stop_;
+  }
 
   // Sets an alarm for `when`; `reserved` says the poll limiter already gave
   // this slot. Two alarm objects alternate, so an alarm is only replaced
   // once its own callback has returned.
   void WaitUntil(absl::Time when, bool reserved) {
+    grpc::Status stop;
     {
       absl::MutexLock lock(&mu_);
-      if (cancelled_) {
+      if (stop_.has_value()) {
         step_ = Step::kWaiting;  // so End below is the only finisher
+        stop = *stop_;
       } else {
         step_ = Step::kWaiting;
         current_alarm_ = 1 - current_alarm_;
@@ -238,16 +299,13 @@ class WatchReactor final
         return;
       }
     }
-    End(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
+    End(stop);
   }
 
   void OnAlarm(bool fired, bool reserved) {
-    bool cancelled;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled = cancelled_;
-    }
-    if (!fired || cancelled) {
+    const absl::optional<grpc::Status> stopped = stop();
+    if (stopped.has_value()) return End(*stopped);
+    if (!fired) {
       return End(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
     }
     const absl::Time now = absl::Now();
@@ -274,14 +332,8 @@ class WatchReactor final
   }
 
   void OnStatus(absl::StatusOr<v1::GetMemberStatusResponse> result) {
-    bool cancelled;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled = cancelled_;
-    }
-    if (cancelled) {
-      return End(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
-    }
+    const absl::optional<grpc::Status> stopped = stop();
+    if (stopped.has_value()) return End(*stopped);
     if (!result.ok()) return End(ToGrpcStatus(result.status()));
 
     v1::MemberStatus& status = *result->mutable_status();
@@ -321,6 +373,7 @@ class WatchReactor final
   }
 
   MxClient& client_;
+  CallsInFlight& calls_;
   PollLimiter& limiter_;
   const WatchOptions& options_;
   const MxApiVersion version_;
@@ -337,12 +390,56 @@ class WatchReactor final
 
   absl::Mutex mu_;
   Step step_ ABSL_GUARDED_BY(mu_) = Step::kWaiting;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::optional<grpc::Status> stop_ ABSL_GUARDED_BY(mu_);
   int current_alarm_ ABSL_GUARDED_BY(mu_) = 0;
   v1::WatchMemberStatusResponse message_;  // lives until OnWriteDone
 };
 
 }  // namespace
+
+namespace internal {
+
+bool CallsInFlight::Add(TrackedCall* call) {
+  absl::MutexLock lock(&mu_);
+  if (draining_) return false;
+  calls_.insert(call);
+  return true;
+}
+
+void CallsInFlight::Remove(TrackedCall* call) {
+  absl::MutexLock lock(&mu_);
+  calls_.erase(call);
+}
+
+// The calls are told under the lock: a call's OnDone waits in Remove, so
+// none is deleted meanwhile. OnDrain and Abort only set flags and cancel
+// alarms and transfers, whose completions run on other threads.
+int CallsInFlight::StartDraining() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  for (TrackedCall* call : calls_) call->OnDrain();
+  return static_cast<int>(calls_.size());
+}
+
+void CallsInFlight::AbortAll() {
+  absl::MutexLock lock(&mu_);
+  for (TrackedCall* call : calls_) call->Abort();
+}
+
+bool CallsInFlight::AwaitNone(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithDeadline(
+      absl::Condition(+[](std::set<TrackedCall*>* calls) { return calls->empty(); },
+                      &calls_),
+      deadline);
+}
+
+int CallsInFlight::count() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(calls_.size());
+}
+
+}  // namespace internal
 
 v1::WatchEndReason EndReasonFor(const v1::MemberStatus& status) {
   const v1::ConnectionStatus connection = status.connection_status();
@@ -367,7 +464,7 @@ MemberService::MemberService(MxClient& client, MxApiVersion default_version,
 grpc::ServerUnaryReactor* MemberService::CreateMember(
     grpc::CallbackServerContext* context, const v1::CreateMemberRequest* request,
     v1::CreateMemberResponse* response) {
-  return Relay(context, *request, response, client_, default_version_,
+  return Relay(context, *request, response, client_, calls_, default_version_,
                &ValidateCreateMemberRequest, &MxClient::CreateMember);
 }
 
@@ -375,7 +472,7 @@ grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
     grpc::CallbackServerContext* context,
     const v1::ListInstitutionCredentialsRequest* request,
     v1::ListInstitutionCredentialsResponse* response) {
-  return Relay(context, *request, response, client_, default_version_,
+  return Relay(context, *request, response, client_, calls_, default_version_,
                &ValidateListInstitutionCredentialsRequest,
                &MxClient::ListInstitutionCredentials);
 }
@@ -383,28 +480,28 @@ grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
 grpc::ServerUnaryReactor* MemberService::GetMember(
     grpc::CallbackServerContext* context, const v1::GetMemberRequest* request,
     v1::GetMemberResponse* response) {
-  return Relay(context, *request, response, client_, default_version_,
+  return Relay(context, *request, response, client_, calls_, default_version_,
                &ValidateGetMemberRequest, &MxClient::GetMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMemberStatus(
     grpc::CallbackServerContext* context, const v1::GetMemberStatusRequest* request,
     v1::GetMemberStatusResponse* response) {
-  return Relay(context, *request, response, client_, default_version_,
+  return Relay(context, *request, response, client_, calls_, default_version_,
                &ValidateGetMemberStatusRequest, &MxClient::GetMemberStatus);
 }
 
 grpc::ServerUnaryReactor* MemberService::ResumeMember(
     grpc::CallbackServerContext* context, const v1::ResumeMemberRequest* request,
     v1::ResumeMemberResponse* response) {
-  return Relay(context, *request, response, client_, default_version_,
+  return Relay(context, *request, response, client_, calls_, default_version_,
                &ValidateResumeMemberRequest, &MxClient::ResumeMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::DeleteMember(
     grpc::CallbackServerContext* context, const v1::DeleteMemberRequest* request,
     v1::DeleteMemberResponse* response) {
-  return Relay(context, *request, response, client_, default_version_,
+  return Relay(context, *request, response, client_, calls_, default_version_,
                &ValidateDeleteMemberRequest, &MxClient::DeleteMember);
 }
 
@@ -413,20 +510,25 @@ MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
                                  const v1::WatchMemberStatusRequest* request) {
   absl::StatusOr<MxApiVersion> version =
       ValidateWatchMemberStatusRequest(*request, default_version_);
-  if (!version.ok()) {
-    // A reactor that only finishes: the stream ends with the error.
-    class Refusal final
-        : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse> {
-     public:
-      explicit Refusal(const grpc::Status& status) { Finish(status); }
-      void OnDone() override { delete this; }
-    };
-    return new Refusal(ToGrpcStatus(version.status()));
+  if (!version.ok()) return new RefusedWatch(ToGrpcStatus(version.status()));
+  auto* reactor = new WatchReactor(client_, calls_, poll_limiter_, watch_, *request,
+                                   *version, DeadlineOf(*context));
+  if (!calls_.Add(reactor)) {
+    delete reactor;  // never handed to gRPC
+    return new RefusedWatch(ToGrpcStatus(DrainingError()));
   }
-  auto* reactor = new WatchReactor(client_, poll_limiter_, watch_, *request, *version,
-                                   DeadlineOf(*context));
   reactor->Start();
   return reactor;
 }
+
+int MemberService::StartDraining() { return calls_.StartDraining(); }
+
+bool MemberService::AwaitNoCallsInFlight(absl::Time deadline) {
+  return calls_.AwaitNone(deadline);
+}
+
+void MemberService::AbortCallsInFlight() { calls_.AbortAll(); }
+
+int MemberService::calls_in_flight() const { return calls_.count(); }
 
 }  // namespace mxgate

@@ -3,9 +3,17 @@
 // is sent from MxClient's completion, so no thread waits for MX.
 // WatchMemberStatus is a server stream driven the same way, with gRPC
 // alarms between polls instead of sleeping threads.
+//
+// The service also knows its calls in flight, so that the server can drain:
+// StartDraining refuses new calls and ends open watches, unary calls run on
+// until they finish or AbortCallsInFlight cuts them.
 #ifndef MXGATE_SERVICE_MEMBER_SERVICE_H_
 #define MXGATE_SERVICE_MEMBER_SERVICE_H_
 
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
 #include "service/mx_api_version.h"
@@ -13,6 +21,9 @@
 #include "service/poll_limiter.h"
 
 namespace mxgate {
+
+// ErrorInfo reason of every call refused or ended because the server drains.
+inline constexpr char kReasonDraining[] = "DRAINING";
 
 // How WatchMemberStatus polls MX.
 struct WatchOptions {
@@ -30,6 +41,44 @@ struct WatchOptions {
 // still aggregating).
 ::mx::platform::v1::WatchEndReason EndReasonFor(
     const ::mx::platform::v1::MemberStatus& status);
+
+namespace internal {
+
+// A call in flight, as the drain sees it.
+class TrackedCall {
+ public:
+  virtual ~TrackedCall() = default;
+  // The server started draining: a watch ends with UNAVAILABLE (DRAINING);
+  // a unary call runs on.
+  virtual void OnDrain() = 0;
+  // The drain timeout passed: abort the upstream request; the call then
+  // ends with CANCELLED.
+  virtual void Abort() = 0;
+};
+
+// The calls in flight; each is added when its handler starts it and removed
+// in its OnDone, so a call counts until its status has been sent.
+class CallsInFlight {
+ public:
+  // Tracks `call`; false (and not tracked) once draining.
+  bool Add(TrackedCall* call);
+  // A no-op for a call never added.
+  void Remove(TrackedCall* call);
+  // Refuses later Adds and tells each call; returns how many are in flight.
+  int StartDraining();
+  // Tells each call to abort.
+  void AbortAll();
+  // Waits until none is in flight or `deadline` passes; true when none is.
+  bool AwaitNone(absl::Time deadline);
+  int count() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<TrackedCall*> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
 
 class MemberService final
     : public ::mx::platform::v1::MemberService::CallbackService {
@@ -72,11 +121,30 @@ class MemberService final
       grpc::CallbackServerContext* context,
       const ::mx::platform::v1::WatchMemberStatusRequest* request) override;
 
+  // Drain, step by step (MxgateServer::Drain runs them in this order).
+  //
+  // From now on every new call that passes validation is refused with
+  // UNAVAILABLE, reason DRAINING and a RetryInfo of 0 s (retry on another
+  // replica at once); open watches
+  // end with the same status ("watch again elsewhere"); unary calls in
+  // flight run on, upstream requests included. Returns the calls in flight.
+  int StartDraining();
+  // Waits until no call is in flight or `deadline` passes; true when none
+  // is.
+  bool AwaitNoCallsInFlight(absl::Time deadline);
+  // Aborts the upstream request of every call still in flight; each then
+  // ends with CANCELLED (reason CANCELLED), so none is cut silently.
+  void AbortCallsInFlight();
+
+  // Unary calls and watches whose status has not been sent yet.
+  int calls_in_flight() const;
+
  private:
   MxClient& client_;
   const MxApiVersion default_version_;
   const WatchOptions watch_;
   PollLimiter poll_limiter_;
+  internal::CallsInFlight calls_;
 };
 
 }  // namespace mxgate

@@ -39,14 +39,23 @@ absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
   return gateway;
 }
 
-MxgateServer::~MxgateServer() { Shutdown(absl::ZeroDuration()); }
+MxgateServer::~MxgateServer() { Drain(absl::ZeroDuration()); }
 
-void MxgateServer::Shutdown(absl::Duration grace) {
-  if (server_ == nullptr) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+int MxgateServer::Drain(absl::Duration timeout) {
+  if (server_ == nullptr) return 0;
+  const absl::Time deadline = absl::Now() + timeout;
+  server_->GetHealthCheckService()->SetServingStatus(kMemberServiceName, false);
+  service_.StartDraining();
+  int cut = 0;
+  if (!service_.AwaitNoCallsInFlight(deadline)) {
+    cut = service_.calls_in_flight();
+    service_.AbortCallsInFlight();
+    service_.AwaitNoCallsInFlight(absl::Now() + kAbortWait);
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_->Wait();
   server_.reset();
+  return cut;
 }
 
 }  // namespace mxgate

@@ -1,6 +1,7 @@
 // One gateway process: the gRPC server (MemberService, health, reflection)
-// wired to the MX client and its libcurl transport. main.cc parses flags
-// into ServerOptions; integration tests start it the same way.
+// wired to the MX client and its libcurl transport, and its graceful drain.
+// main.cc parses flags into ServerOptions; integration tests start it the
+// same way.
 #ifndef MXGATE_SERVICE_SERVER_H_
 #define MXGATE_SERVICE_SERVER_H_
 
@@ -41,13 +42,30 @@ class MxgateServer {
   // The port actually bound.
   int port() const { return port_; }
 
-  // Stops accepting calls; calls still running after `grace` are
-  // cancelled (and their upstream requests aborted). Returns when all
-  // calls have ended.
-  void Shutdown(absl::Duration grace);
+  // Calls in flight on MemberService (unary calls and watches).
+  int calls_in_flight() const { return service_.calls_in_flight(); }
+
+  // Drains, then stops; returns when every call has ended.
+  //  1. Readiness (health of mx.platform.v1.MemberService) turns NOT_SERVING
+  //     at once; liveness ("") stays SERVING, it never depends on MX.
+  //  2. New calls are refused with UNAVAILABLE (reason DRAINING, RetryInfo
+  //     0 s); open watches end with the same status; unary calls run on.
+  //  3. Waits until no call is in flight or `timeout` passes; calls still
+  //     in flight then have their upstream requests aborted and end with
+  //     CANCELLED.
+  //  4. Stops the gRPC server at once: what is left (health watches) is
+  //     cancelled. Waiting here instead would let an idle client
+  //     connection hold the server for the whole deadline.
+  // Returns the calls cut at the timeout (0 when all finished). Later calls
+  // return 0 at once.
+  int Drain(absl::Duration timeout);
 
  private:
   MxgateServer(ServerOptions options);
+
+  // Local cancellations only: the transport completes an aborted transfer
+  // on its next loop turn.
+  static constexpr absl::Duration kAbortWait = absl::Seconds(1);
 
   // Declared in dependency order: destroyed server first, transport last.
   CurlTransport transport_;

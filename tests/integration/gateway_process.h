@@ -31,11 +31,11 @@ class Gateway {
  public:
   Gateway(const std::string& mx_base_url, std::vector<std::string> extra_flags = {},
           std::string client_id = kClientId, std::string api_key = kApiKey) {
-    // A short grace: an idle client connection holds a draining server
-    // for the whole grace period, and these tests have nothing in flight.
+    // A short drain: these tests have nothing in flight when they stop the
+    // gateway, and a leftover call must not hold the teardown.
     std::vector<std::string> argv = {BinPath("mxgate"), "--listen=127.0.0.1:0",
                                      "--mx_base_url=" + mx_base_url,
-                                     "--shutdown_grace_ms=100"};
+                                     "--drain_timeout_ms=100"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     process_ = std::make_unique<ChildProcess>(
         argv, std::map<std::string, std::string>{{"MX_CLIENT_ID", client_id},

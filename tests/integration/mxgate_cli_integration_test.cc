@@ -281,10 +281,10 @@ class CliAgainstGateway : public ::testing::Test {
                                  absl::StrCat("--api_key=", kApiKey), "--step_ms=30"});
     sandbox_address_ = new std::string(sandbox_->WaitForListening());
     ASSERT_FALSE(sandbox_address_->empty()) << sandbox_->Stderr();
-    // A short grace: the CLI's connection is gone when the gateway stops.
+    // A short drain: the CLI's calls are over when the gateway stops.
     gateway_ = new ChildProcess(
         {BinPath("mxgate"), "--listen=127.0.0.1:0",
-         "--mx_base_url=http://" + *sandbox_address_, "--shutdown_grace_ms=100",
+         "--mx_base_url=http://" + *sandbox_address_, "--drain_timeout_ms=100",
          "--watch_initial_poll_ms=20", "--watch_max_poll_ms=100",
          "--watch_member_poll_interval_ms=20"},
         {{"MX_CLIENT_ID", kClientId}, {"MX_API_KEY", kApiKey}});

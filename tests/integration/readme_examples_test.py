@@ -60,7 +60,7 @@ class ReadmeExamples(unittest.TestCase):
                    MX_API_KEY="sandbox-api-key")
         cls.gateway, cls.address = start(
             [os.path.join(BIN_DIR, "mxgate"), "--listen=127.0.0.1:0",
-             f"--mx_base_url=http://{sandbox_address}", "--shutdown_grace_ms=100"], env)
+             f"--mx_base_url=http://{sandbox_address}", "--drain_timeout_ms=100"], env)
 
     @classmethod
     def tearDownClass(cls):

@@ -110,6 +110,9 @@ class ChildProcess {
     return -1;
   }
 
+  // Sends `signal_number` (e.g. SIGTERM) and returns at once.
+  void Signal(int signal_number) { kill(pid_, signal_number); }
+
   // SIGTERM, then WaitForExit.
   int Terminate() {
     kill(pid_, SIGTERM);

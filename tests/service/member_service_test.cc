@@ -327,6 +327,21 @@ void ExpectMxNotFound(const grpc::Status& status) {
               UnorderedElementsAre(Pair("http_status", "404")));
 }
 
+// UNAVAILABLE with reason DRAINING and a RetryInfo of 0 s: retry elsewhere now.
+void ExpectDraining(const grpc::Status& status) {
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  const google::rpc::Status details = DetailsOf(status);
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.domain(), "mxgate");
+  EXPECT_EQ(info.reason(), kReasonDraining);
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(details.details(1).UnpackTo(&retry));
+  EXPECT_EQ(retry.retry_delay().seconds(), 0);
+  EXPECT_EQ(retry.retry_delay().nanos(), 0);
+}
+
 class MemberServiceTest : public ::testing::Test {
  protected:
   MemberServiceTest() {
@@ -550,6 +565,68 @@ TEST_F(MemberServiceTest, RelaysTheOtherUnaryCalls) {
   EXPECT_TRUE(stub_->DeleteMember(&delete_context, remove, &deleted).ok());
 }
 
+// --- Drain ---
+
+TEST_F(MemberServiceTest, CountsACallInFlightUntilItsStatusIsSent) {
+  EXPECT_EQ(service_.calls_in_flight(), 0);
+  ClientCall call(*stub_, ValidRequest());
+  const FakeMxClient::Call mx_call = OnlyCall();
+  EXPECT_EQ(service_.calls_in_flight(), 1);
+
+  ASSERT_TRUE(fake_.Complete(mx_call.id, MxResponse()));
+  EXPECT_TRUE(call.Wait().ok());
+  EXPECT_TRUE(service_.AwaitNoCallsInFlight(absl::Now() + kWait));
+  EXPECT_EQ(service_.calls_in_flight(), 0);
+}
+
+TEST_F(MemberServiceTest, DrainingRefusesNewCallsWithDrainingBeforeMx) {
+  EXPECT_EQ(service_.StartDraining(), 0);
+
+  ClientCall call(*stub_, ValidRequest());
+  ExpectDraining(call.Wait());
+  grpc::ClientContext context;
+  v1::GetMemberRequest get;
+  get.set_user_identifier("user-1");
+  get.set_member_identifier("MBR-7");
+  v1::GetMemberResponse member;
+  ExpectDraining(stub_->GetMember(&context, get, &member));
+  EXPECT_THAT(fake_.calls(), IsEmpty());
+  EXPECT_EQ(service_.calls_in_flight(), 0);
+}
+
+TEST_F(MemberServiceTest, CallInFlightCompletesAfterDrainingBegan) {
+  ClientCall in_flight(*stub_, ValidRequest());
+  const FakeMxClient::Call mx_call = OnlyCall();
+
+  EXPECT_EQ(service_.StartDraining(), 1);
+  ClientCall refused(*stub_, ValidRequest());
+  ExpectDraining(refused.Wait());
+  // Still waiting for MX: the drain waits too.
+  EXPECT_FALSE(service_.AwaitNoCallsInFlight(absl::Now() + absl::Milliseconds(100)));
+
+  ASSERT_TRUE(fake_.Complete(mx_call.id, MxResponse()));
+  ExpectOkWith(in_flight.Wait(), in_flight.response(), MxResponse());
+  EXPECT_TRUE(service_.AwaitNoCallsInFlight(absl::Now() + kWait));
+  EXPECT_THAT(fake_.WaitForCancels(0), IsEmpty());
+}
+
+TEST_F(MemberServiceTest, AbortingCallsInFlightCancelsTheirMxCalls) {
+  ClientCall call(*stub_, ValidRequest());
+  const FakeMxClient::Call mx_call = OnlyCall();
+  service_.StartDraining();
+
+  service_.AbortCallsInFlight();
+
+  EXPECT_THAT(fake_.WaitForCancels(1), ElementsAre(mx_call.id));
+  fake_.CancelAllPending();  // as MX's client completes an aborted call
+  const grpc::Status& status = call.Wait();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(DetailsOf(status).details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "CANCELLED");
+  EXPECT_TRUE(service_.AwaitNoCallsInFlight(absl::Now() + kWait));
+}
+
 // --- WatchMemberStatus ---
 
 v1::MemberStatus StatusOf(v1::ConnectionStatus connection, bool aggregating) {
@@ -682,6 +759,40 @@ TEST_F(WatchTest, EndsWithMxsErrorAndItsDetails) {
   const auto [messages, status] = Watch();
   EXPECT_EQ(messages.size(), 1u);
   ExpectMxNotFound(status);
+}
+
+TEST_F(WatchTest, DrainingEndsAnOpenWatchWithDraining) {
+  fake_.ScriptStatuses({StatusOf(v1::CONNECTION_STATUS_PENDING, false)});  // forever
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  v1::WatchMemberStatusRequest request;
+  request.set_user_identifier("user-1");
+  request.set_member_identifier("MBR-1");
+  auto reader = stub_->WatchMemberStatus(&context, request);
+  v1::WatchMemberStatusResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(service_->calls_in_flight(), 1);
+
+  const absl::Time drain_started = absl::Now();
+  EXPECT_EQ(service_->StartDraining(), 1);
+
+  while (reader->Read(&message)) {
+    EXPECT_FALSE(message.final());
+  }
+  ExpectDraining(reader->Finish());
+  EXPECT_LT(absl::Now() - drain_started, absl::Seconds(1));
+  EXPECT_TRUE(service_->AwaitNoCallsInFlight(absl::Now() + kWait));
+  const int polls = fake_.status_polls();
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(fake_.status_polls(), polls) << "polled after the watch ended";
+}
+
+TEST_F(WatchTest, DrainingRefusesANewWatchWithoutPolling) {
+  service_->StartDraining();
+  const auto [messages, status] = Watch();
+  EXPECT_TRUE(messages.empty());
+  ExpectDraining(status);
+  EXPECT_EQ(fake_.status_polls(), 0);
 }
 
 TEST_F(WatchTest, RefusesAnInvalidRequestWithoutPolling) {
