@@ -10,7 +10,7 @@ MXGATE_APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libcurl4-openssl-dev rapidjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev grpc-proto golang-github-gogo-googleapis-dev
-  python3 python3-yaml python3-grpcio python3-protobuf ca-certificates
+  libssl-dev python3 python3-yaml python3-grpcio python3-protobuf ca-certificates openssl
 )
 
 # What node_modules must hold (package.json's devDependencies): buf, and

@@ -4,13 +4,16 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "service/listener_config.h"
 #include "service/server.h"
 #include "service/server_config.h"
 
@@ -43,6 +46,40 @@ ABSL_FLAG(double, watch_max_polls_per_second, 50,
 ABSL_FLAG(int, drain_timeout_ms, 10000,
           "on SIGTERM/SIGINT, how long unary calls in flight may take to "
           "finish before their upstream requests are aborted");
+
+// The gRPC listener: TLS, keepalive and message sizes (service/listener_config.h).
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain to serve TLS with; needs --tls_key_file");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "PEM private key (unencrypted) of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: require and verify client certificates issued by "
+          "it (mTLS); needs --tls_cert_file and --tls_key_file");
+ABSL_FLAG(int, max_receive_message_bytes,
+          mxgate::ListenerLimits{}.max_receive_message_bytes,
+          "largest request message accepted; larger: RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_send_message_bytes, mxgate::ListenerLimits{}.max_send_message_bytes,
+          "largest response message sent");
+ABSL_FLAG(int, keepalive_time_ms, mxgate::ListenerLimits{}.keepalive_time_ms,
+          "ping a client connection idle this long");
+ABSL_FLAG(int, keepalive_timeout_ms, mxgate::ListenerLimits{}.keepalive_timeout_ms,
+          "close the connection when a ping gets no answer this soon");
+ABSL_FLAG(int, keepalive_min_client_ping_interval_ms,
+          mxgate::ListenerLimits{}.keepalive_min_client_ping_interval_ms,
+          "clients pinging more often (without data) get GOAWAY too_many_pings");
+ABSL_FLAG(bool, keepalive_permit_without_calls,
+          mxgate::ListenerLimits{}.keepalive_permit_without_calls,
+          "allow client pings on a connection with no call open");
+ABSL_FLAG(int, max_connection_age_ms, mxgate::ListenerLimits{}.max_connection_age_ms,
+          "0: off; else GOAWAY a connection this old so clients rebalance");
+ABSL_FLAG(int, max_connection_age_grace_ms,
+          mxgate::ListenerLimits{}.max_connection_age_grace_ms,
+          "calls still open this long after a max-age GOAWAY are cut");
+
+// Access log: one JSON line per finished RPC on stderr.
+ABSL_FLAG(std::string, log_level, "info",
+          "access log: info (every RPC), warning (errors only), error (server-side "
+          "errors only) or off");
 
 namespace {
 
@@ -107,6 +144,35 @@ int main(int argc, char** argv) {
   options.watch.limits.member_interval = absl::Milliseconds(member_poll_ms);
   options.watch.limits.polls_per_second = polls_per_second;
 
+  // The gRPC listener. Messages name flags and paths, never key material.
+  absl::StatusOr<std::optional<mxgate::ServerTls>> tls = mxgate::LoadServerTls(
+      absl::GetFlag(FLAGS_tls_cert_file), absl::GetFlag(FLAGS_tls_key_file),
+      absl::GetFlag(FLAGS_tls_client_ca_file));
+  if (!tls.ok()) Refuse(std::string(tls.status().message()));
+  options.tls = *std::move(tls);
+  options.limits.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  options.limits.max_send_message_bytes = absl::GetFlag(FLAGS_max_send_message_bytes);
+  options.limits.keepalive_time_ms = absl::GetFlag(FLAGS_keepalive_time_ms);
+  options.limits.keepalive_timeout_ms = absl::GetFlag(FLAGS_keepalive_timeout_ms);
+  options.limits.keepalive_min_client_ping_interval_ms =
+      absl::GetFlag(FLAGS_keepalive_min_client_ping_interval_ms);
+  options.limits.keepalive_permit_without_calls =
+      absl::GetFlag(FLAGS_keepalive_permit_without_calls);
+  options.limits.max_connection_age_ms = absl::GetFlag(FLAGS_max_connection_age_ms);
+  options.limits.max_connection_age_grace_ms =
+      absl::GetFlag(FLAGS_max_connection_age_grace_ms);
+  if (absl::Status limits = mxgate::CheckListenerLimits(options.limits); !limits.ok()) {
+    Refuse(std::string(limits.message()));
+  }
+  const bool serves_tls = options.tls.has_value();
+
+  const auto log_level = mxgate::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!log_level.has_value()) {
+    Refuse(absl::StrCat("--log_level must be info, warning, error or off (got \"",
+                        absl::GetFlag(FLAGS_log_level), "\")"));
+  }
+  options.log_level = *log_level;
+
   absl::StatusOr<std::unique_ptr<mxgate::MxgateServer>> server =
       mxgate::MxgateServer::Start(std::move(options));
   if (!server.ok()) Refuse(std::string(server.status().message()));
@@ -115,6 +181,13 @@ int main(int argc, char** argv) {
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::printf("listening on %s:%d\n", host.c_str(), (*server)->port());
   std::fflush(stdout);
+  if (!serves_tls && !mxgate::IsLoopbackHost(host)) {
+    // Not refused: a mesh sidecar may terminate TLS in front of mxgate.
+    std::fprintf(stderr,
+                 "mxgate: warning: plaintext gRPC on non-loopback %s; use "
+                 "--tls_cert_file/--tls_key_file unless a sidecar terminates TLS\n",
+                 host.c_str());
+  }
   std::fprintf(stderr, "mxgate: MX at %s, API version %s\n", base_url->c_str(),
                std::string(mxgate::MxApiVersionName(*version)).c_str());
 

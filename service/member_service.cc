@@ -6,11 +6,16 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/alarm.h"
+#include "service/call_metadata.h"
 #include "service/grpc_status.h"
 #include "service/request_validation.h"
 #include "service/status_details.h"
@@ -32,10 +37,120 @@ absl::Status DrainingError() {
   return status;
 }
 
+// The caller's value of metadata `key` (the first when repeated); empty
+// when absent.
+absl::string_view ClientMetadata(const grpc::CallbackServerContext& context,
+                                 absl::string_view key) {
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+// Reads the call's ids and gives the caller its request id back: gRPC sends
+// it with the first message or the status, whichever goes first.
+CallMetadata ReadCallMetadata(grpc::CallbackServerContext& context) {
+  CallMetadata metadata = MakeCallMetadata(ClientMetadata(context, kRequestIdKey),
+                                           ClientMetadata(context, kTraceparentKey),
+                                           ClientMetadata(context, kTracestateKey));
+  context.AddInitialMetadata(kRequestIdKey, metadata.request_id);
+  return metadata;
+}
+
+// What the log may know of a request or a response, for the message types
+// that have it: overloads ranked by priority, the last one a fallback.
+struct Fallback {};
+struct Preferred : Fallback {};
+
+template <typename Request>
+auto UserOf(const Request& request, Preferred)
+    -> decltype(std::string(request.user_identifier())) {
+  return request.user_identifier();
+}
+template <typename Request>
+std::string UserOf(const Request&, Fallback) {
+  return "";
+}
+
+template <typename Response>
+auto HttpStatusOf(const Response& response, Preferred)
+    -> decltype(static_cast<int>(response.http_status())) {
+  return response.http_status();
+}
+template <typename Response>
+int HttpStatusOf(const Response&, Fallback) {
+  return 0;  // MX answered 2xx; the mapping kept no code
+}
+
+template <typename Response>
+auto MemberGuidOf(const Response& response, Preferred)
+    -> decltype(std::string(response.member().guid())) {
+  return response.member().guid();
+}
+template <typename Response>
+std::string MemberGuidOf(const Response&, Fallback) {
+  return "";
+}
+
+// One call's access log line: its ids and start, kept from the handler on,
+// written once when the call finishes.
+class CallLog {
+ public:
+  // `log` may be null: nothing is written.
+  CallLog(AccessLog* log, absl::string_view method, CallMetadata metadata,
+          std::string user_identifier)
+      : log_(log),
+        method_(method),
+        start_(log != nullptr ? log->Now() : absl::InfinitePast()),
+        metadata_(std::move(metadata)),
+        user_identifier_(std::move(user_identifier)) {}
+
+  const CallMetadata& metadata() const { return metadata_; }
+
+  // `status` is what the caller gets; its ErrorInfo gives the reason and
+  // MX's status (metadata http_status). On success, `upstream_status` and
+  // `member_guid` are what MX answered, when known.
+  void Write(const grpc::Status& status, int upstream_status = 0,
+             absl::string_view member_guid = {}) const {
+    if (log_ == nullptr) return;
+    RpcLogEntry entry;
+    entry.method = method_;
+    entry.start = start_;
+    entry.code = static_cast<absl::StatusCode>(status.error_code());
+    entry.upstream_status = upstream_status;
+    entry.request_id = metadata_.request_id;
+    entry.trace_id = metadata_.trace_id();
+    entry.user_identifier = user_identifier_;
+    entry.member_guid = member_guid;
+    google::rpc::Status details;
+    google::rpc::ErrorInfo info;
+    if (!status.ok() && details.ParseFromString(status.error_details())) {
+      for (const google::protobuf::Any& detail : details.details()) {
+        if (detail.UnpackTo(&info)) break;
+      }
+      entry.reason = info.reason();
+      const auto http_status = info.metadata().find(kMetadataHttpStatus);
+      if (http_status != info.metadata().end()) {
+        (void)absl::SimpleAtoi(http_status->second, &entry.upstream_status);
+      }
+    }
+    log_->Record(entry);
+  }
+
+ private:
+  AccessLog* const log_;
+  const absl::string_view method_;  // a literal
+  const absl::Time start_;
+  const CallMetadata metadata_;
+  const std::string user_identifier_;
+};
+
 grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
-                                 const absl::Status& status) {
+                                 const absl::Status& status, const CallLog& log) {
+  const grpc::Status refusal = ToGrpcStatus(status);
+  log.Write(refusal);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(refusal);
   return reactor;
 }
 
@@ -120,14 +235,24 @@ class UpstreamCall {
 template <typename Response>
 class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
  public:
-  RelayReactor(MxClient& client, CallsInFlight& calls, Response* response)
-      : calls_(calls), response_(response), call_(client) {}
+  RelayReactor(MxClient& client, CallsInFlight& calls, Response* response,
+               CallLog log)
+      : calls_(calls), response_(response), log_(std::move(log)), call_(client) {}
+
+  const CallMetadata& metadata() const { return log_.metadata(); }
 
   template <typename Send>
   void Start(Send send) {
     call_.Start(send, [this](absl::StatusOr<Response> result) {
-      if (result.ok()) *response_ = *std::move(result);
-      Finish(ToGrpcStatus(result.status()));  // may delete `this`
+      const grpc::Status status = ToGrpcStatus(result.status());
+      if (result.ok()) {
+        *response_ = *std::move(result);
+        log_.Write(status, HttpStatusOf(*response_, Preferred()),
+                   MemberGuidOf(*response_, Preferred()));
+      } else {
+        log_.Write(status);
+      }
+      Finish(status);  // may delete `this`
     });
   }
 
@@ -143,31 +268,36 @@ class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
  private:
   CallsInFlight& calls_;
   Response* const response_;
+  const CallLog log_;
   UpstreamCall<absl::StatusOr<Response>> call_;
 };
 
 // Validate, then relay to `call` on the client: the shape of every unary
-// handler.
+// handler. `request` is only read before Relay returns.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Relay(
     grpc::CallbackServerContext* context, const Request& request,
     Response* response, MxClient& client, CallsInFlight& calls,
-    MxApiVersion default_version,
+    MxApiVersion default_version, AccessLog* access_log, absl::string_view method,
     absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
     MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
+                                       const CallMetadata&,
                                        MxClient::Callback<Response>)) {
+  CallLog log(access_log, method, ReadCallMetadata(*context),
+              UserOf(request, Preferred()));
   // An invalid request is refused as such even while draining: no replica
   // would take it.
   absl::StatusOr<MxApiVersion> version = validate(request, default_version);
-  if (!version.ok()) return Refuse(context, version.status());
-  auto* reactor = new RelayReactor<Response>(client, calls, response);
+  if (!version.ok()) return Refuse(context, version.status(), log);
+  auto* reactor = new RelayReactor<Response>(client, calls, response, log);
   if (!calls.Add(reactor)) {
     delete reactor;  // never handed to gRPC
-    return Refuse(context, DrainingError());
+    return Refuse(context, DrainingError(), log);
   }
   const absl::Time deadline = DeadlineOf(*context);
   reactor->Start([&](MxClient::Callback<Response> done) {
-    return (client.*call)(request, *version, deadline, std::move(done));
+    return (client.*call)(request, *version, deadline, reactor->metadata(),
+                          std::move(done));
   });
   return reactor;
 }
@@ -211,7 +341,7 @@ class WatchReactor final
  public:
   WatchReactor(MxClient& client, CallsInFlight& calls, PollLimiter& limiter,
                const WatchOptions& options, v1::WatchMemberStatusRequest request,
-               MxApiVersion version, absl::Time deadline)
+               MxApiVersion version, absl::Time deadline, CallLog log)
       : client_(client),
         calls_(calls),
         limiter_(limiter),
@@ -221,6 +351,7 @@ class WatchReactor final
         started_(absl::Now()),
         member_key_(absl::StrCat(request.user_identifier(), "/",
                                  request.member_identifier())),
+        log_(std::move(log)),
         interval_(options.initial_interval),
         poll_(client) {
     poll_request_.set_user_identifier(request.user_identifier());
@@ -324,7 +455,7 @@ class WatchReactor final
     poll_.Start(
         [&](MxClient::Callback<v1::GetMemberStatusResponse> done) {
           return client_.GetMemberStatus(poll_request_, version_, deadline_,
-                                         std::move(done));
+                                         log_.metadata(), std::move(done));
         },
         [this](absl::StatusOr<v1::GetMemberStatusResponse> result) {
           OnStatus(std::move(result));
@@ -369,6 +500,8 @@ class WatchReactor final
       if (step_ == Step::kDone) return;
       step_ = Step::kDone;
     }
+    log_.Write(status, /*upstream_status=*/0,
+               last_sent_.has_value() ? last_sent_->guid() : "");
     Finish(status);  // may delete `this`
   }
 
@@ -381,6 +514,7 @@ class WatchReactor final
   const absl::Time started_;
   const std::string member_key_;
   v1::GetMemberStatusRequest poll_request_;
+  const CallLog log_;
 
   // Touched by one step at a time (the steps are sequential).
   absl::Duration interval_;
@@ -455,67 +589,85 @@ v1::WatchEndReason EndReasonFor(const v1::MemberStatus& status) {
 }
 
 MemberService::MemberService(MxClient& client, MxApiVersion default_version,
-                             WatchOptions watch)
+                             WatchOptions watch, AccessLog* log)
     : client_(client),
       default_version_(default_version),
       watch_(watch),
+      log_(log),
       poll_limiter_(watch.limits) {}
 
 grpc::ServerUnaryReactor* MemberService::CreateMember(
     grpc::CallbackServerContext* context, const v1::CreateMemberRequest* request,
     v1::CreateMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_,
-               &ValidateCreateMemberRequest, &MxClient::CreateMember);
+  // The metadata stands in for an empty field, and is validated as the
+  // field: for callers whose framework sets headers more easily than fields.
+  const absl::string_view payload = ClientMetadata(*context, kCallbackPayloadKey);
+  v1::CreateMemberRequest with_payload;
+  if (request->callback_payload().empty() && !payload.empty()) {
+    with_payload = *request;
+    with_payload.set_callback_payload(std::string(payload));
+    request = &with_payload;  // Relay reads it before returning
+  }
+  return Relay(context, *request, response, client_, calls_, default_version_, log_,
+               "CreateMember", &ValidateCreateMemberRequest, &MxClient::CreateMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
     grpc::CallbackServerContext* context,
     const v1::ListInstitutionCredentialsRequest* request,
     v1::ListInstitutionCredentialsResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_,
-               &ValidateListInstitutionCredentialsRequest,
+  return Relay(context, *request, response, client_, calls_, default_version_, log_,
+               "ListInstitutionCredentials", &ValidateListInstitutionCredentialsRequest,
                &MxClient::ListInstitutionCredentials);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMember(
     grpc::CallbackServerContext* context, const v1::GetMemberRequest* request,
     v1::GetMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_,
-               &ValidateGetMemberRequest, &MxClient::GetMember);
+  return Relay(context, *request, response, client_, calls_, default_version_, log_,
+               "GetMember", &ValidateGetMemberRequest, &MxClient::GetMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMemberStatus(
     grpc::CallbackServerContext* context, const v1::GetMemberStatusRequest* request,
     v1::GetMemberStatusResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_,
-               &ValidateGetMemberStatusRequest, &MxClient::GetMemberStatus);
+  return Relay(context, *request, response, client_, calls_, default_version_, log_,
+               "GetMemberStatus", &ValidateGetMemberStatusRequest,
+               &MxClient::GetMemberStatus);
 }
 
 grpc::ServerUnaryReactor* MemberService::ResumeMember(
     grpc::CallbackServerContext* context, const v1::ResumeMemberRequest* request,
     v1::ResumeMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_,
-               &ValidateResumeMemberRequest, &MxClient::ResumeMember);
+  return Relay(context, *request, response, client_, calls_, default_version_, log_,
+               "ResumeMember", &ValidateResumeMemberRequest, &MxClient::ResumeMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::DeleteMember(
     grpc::CallbackServerContext* context, const v1::DeleteMemberRequest* request,
     v1::DeleteMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_,
-               &ValidateDeleteMemberRequest, &MxClient::DeleteMember);
+  return Relay(context, *request, response, client_, calls_, default_version_, log_,
+               "DeleteMember", &ValidateDeleteMemberRequest, &MxClient::DeleteMember);
 }
 
 grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>*
 MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
                                  const v1::WatchMemberStatusRequest* request) {
+  CallLog log(log_, "WatchMemberStatus", ReadCallMetadata(*context),
+              request->user_identifier());
+  const auto refuse = [&log](const absl::Status& status) {
+    const grpc::Status refusal = ToGrpcStatus(status);
+    log.Write(refusal);
+    return new RefusedWatch(refusal);
+  };
   absl::StatusOr<MxApiVersion> version =
       ValidateWatchMemberStatusRequest(*request, default_version_);
-  if (!version.ok()) return new RefusedWatch(ToGrpcStatus(version.status()));
+  if (!version.ok()) return refuse(version.status());
   auto* reactor = new WatchReactor(client_, calls_, poll_limiter_, watch_, *request,
-                                   *version, DeadlineOf(*context));
+                                   *version, DeadlineOf(*context), log);
   if (!calls_.Add(reactor)) {
     delete reactor;  // never handed to gRPC
-    return new RefusedWatch(ToGrpcStatus(DrainingError()));
+    return refuse(DrainingError());
   }
   reactor->Start();
   return reactor;

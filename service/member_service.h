@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
+#include "service/access_log.h"
 #include "service/mx_api_version.h"
 #include "service/mx_client.h"
 #include "service/poll_limiter.h"
@@ -84,13 +85,20 @@ class MemberService final
     : public ::mx::platform::v1::MemberService::CallbackService {
  public:
   // `client` must outlive the service. `default_version` is used when a
-  // request names no `accept_version`.
+  // request names no `accept_version`. Each finished call is written to
+  // `log` when given (it must outlive the service).
   MemberService(MxClient& client, MxApiVersion default_version,
-                WatchOptions watch = WatchOptions());
+                WatchOptions watch = WatchOptions(), AccessLog* log = nullptr);
 
   // Each unary RPC refuses invalid input with INVALID_ARGUMENT before MX
   // is called, otherwise relays MX's answer (see member_service.proto). A
   // cancelled call aborts its upstream request.
+  //
+  // Every RPC (the watch too) reads the caller's x-request-id, traceparent
+  // and tracestate (call_metadata.h), sends them to MX, and answers with
+  // x-request-id in its initial metadata: the caller's when valid, else a
+  // new one. CreateMember takes x-callback-payload from the metadata when
+  // the request's callback_payload is empty.
   grpc::ServerUnaryReactor* CreateMember(
       grpc::CallbackServerContext* context,
       const ::mx::platform::v1::CreateMemberRequest* request,
@@ -143,6 +151,7 @@ class MemberService final
   MxClient& client_;
   const MxApiVersion default_version_;
   const WatchOptions watch_;
+  AccessLog* const log_;
   PollLimiter poll_limiter_;
   internal::CallsInFlight calls_;
 };

@@ -54,6 +54,7 @@ std::string MemberPath(const Request& request) {
 HttpRequest RestMxClient::BuildRequest(absl::string_view method,
                                        absl::string_view path,
                                        MxApiVersion version, absl::Time deadline,
+                                       const CallMetadata& metadata,
                                        std::string body) const {
   HttpRequest http;
   http.method = std::string(method);
@@ -65,6 +66,15 @@ HttpRequest RestMxClient::BuildRequest(absl::string_view method,
   };
   if (!body.empty()) http.headers.emplace_back("Content-Type", "application/json");
   http.headers.emplace_back("User-Agent", "mxgate/" MXGATE_VERSION);
+  // Safe as header values: MakeCallMetadata admits no control characters.
+  // traceparent goes on unchanged: mxgate makes no span of its own.
+  http.headers.emplace_back("X-Request-Id", metadata.request_id);
+  if (!metadata.traceparent.empty()) {
+    http.headers.emplace_back("traceparent", metadata.traceparent);
+  }
+  if (!metadata.tracestate.empty()) {
+    http.headers.emplace_back("tracestate", metadata.tracestate);
+  }
   http.body = std::move(body);
   http.deadline = std::min(deadline, absl::Now() + timeout_);
   return http;
@@ -88,12 +98,12 @@ MxClient::CallId RestMxClient::Send(
 
 HttpRequest RestMxClient::BuildCreateMemberRequest(
     const v1::CreateMemberRequest& request, MxApiVersion version,
-    absl::Time deadline) const {
+    absl::Time deadline, const CallMetadata& metadata) const {
   HttpRequest http = BuildRequest(
       "POST",
       absl::StrCat("/users/", PercentEncodePathSegment(request.user_identifier()),
                    "/members"),
-      version, deadline, EncodeCreateMemberBody(request, version));
+      version, deadline, metadata, EncodeCreateMemberBody(request, version));
   if (!request.callback_payload().empty()) {
     http.headers.emplace_back("X-CALLBACK-PAYLOAD", request.callback_payload());
   }
@@ -102,14 +112,16 @@ HttpRequest RestMxClient::BuildCreateMemberRequest(
 
 MxClient::CallId RestMxClient::CreateMember(const v1::CreateMemberRequest& request,
                                             MxApiVersion version, absl::Time deadline,
+                                            const CallMetadata& metadata,
                                             CreateMemberCallback done) {
-  return Send(BuildCreateMemberRequest(request, version, deadline),
+  return Send(BuildCreateMemberRequest(request, version, deadline, metadata),
               &MapCreateMemberAnswer, std::move(done));
 }
 
 MxClient::CallId RestMxClient::ListInstitutionCredentials(
     const v1::ListInstitutionCredentialsRequest& request, MxApiVersion version,
-    absl::Time deadline, Callback<v1::ListInstitutionCredentialsResponse> done) {
+    absl::Time deadline, const CallMetadata& metadata,
+    Callback<v1::ListInstitutionCredentialsResponse> done) {
   std::string path = absl::StrCat(
       "/institutions/", PercentEncodePathSegment(request.institution_code()),
       "/credentials");
@@ -122,37 +134,42 @@ MxClient::CallId RestMxClient::ListInstitutionCredentials(
   if (request.records_per_page() > 0) {
     absl::StrAppend(&path, separator, "records_per_page=", request.records_per_page());
   }
-  return Send(BuildRequest("GET", path, version, deadline, ""),
+  return Send(BuildRequest("GET", path, version, deadline, metadata, ""),
               &MapListInstitutionCredentialsAnswer, std::move(done));
 }
 
 MxClient::CallId RestMxClient::GetMember(const v1::GetMemberRequest& request,
                                          MxApiVersion version, absl::Time deadline,
+                                         const CallMetadata& metadata,
                                          Callback<v1::GetMemberResponse> done) {
-  return Send(BuildRequest("GET", MemberPath(request), version, deadline, ""),
+  return Send(BuildRequest("GET", MemberPath(request), version, deadline, metadata, ""),
               &MapGetMemberAnswer, std::move(done));
 }
 
 MxClient::CallId RestMxClient::GetMemberStatus(
     const v1::GetMemberStatusRequest& request, MxApiVersion version,
-    absl::Time deadline, Callback<v1::GetMemberStatusResponse> done) {
+    absl::Time deadline, const CallMetadata& metadata,
+    Callback<v1::GetMemberStatusResponse> done) {
   return Send(BuildRequest("GET", absl::StrCat(MemberPath(request), "/status"),
-                           version, deadline, ""),
+                           version, deadline, metadata, ""),
               &MapGetMemberStatusAnswer, std::move(done));
 }
 
 MxClient::CallId RestMxClient::ResumeMember(const v1::ResumeMemberRequest& request,
                                             MxApiVersion version, absl::Time deadline,
+                                            const CallMetadata& metadata,
                                             Callback<v1::ResumeMemberResponse> done) {
   return Send(BuildRequest("PUT", absl::StrCat(MemberPath(request), "/resume"),
-                           version, deadline, EncodeResumeMemberBody(request)),
+                           version, deadline, metadata, EncodeResumeMemberBody(request)),
               &MapResumeMemberAnswer, std::move(done));
 }
 
 MxClient::CallId RestMxClient::DeleteMember(const v1::DeleteMemberRequest& request,
                                             MxApiVersion version, absl::Time deadline,
+                                            const CallMetadata& metadata,
                                             Callback<v1::DeleteMemberResponse> done) {
-  return Send(BuildRequest("DELETE", MemberPath(request), version, deadline, ""),
+  return Send(BuildRequest("DELETE", MemberPath(request), version, deadline, metadata,
+                           ""),
               &MapDeleteMemberAnswer, std::move(done));
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.pb.h"
+#include "service/call_metadata.h"
 #include "service/mx_api_version.h"
 #include "service/mx_transport.h"
 
@@ -34,9 +35,11 @@ class MxClient {
   // on another thread, with the mapped answer (http_status_mapping) or a
   // transport failure (mx_transport.h). The call ends by `deadline` at the
   // latest (and sooner when the client's own timeout is shorter).
+  // `metadata` goes to MX as X-Request-Id, traceparent and tracestate
+  // headers. `request` and `metadata` are read before the call returns.
   virtual CallId CreateMember(
       const ::mx::platform::v1::CreateMemberRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       CreateMemberCallback done) = 0;
 
   // The other member calls, each with the same contract as CreateMember,
@@ -44,26 +47,27 @@ class MxClient {
   // GET /institutions/{institution_code}/credentials[?page=&records_per_page=]
   virtual CallId ListInstitutionCredentials(
       const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::ListInstitutionCredentialsResponse> done) = 0;
   // GET /users/{user_identifier}/members/{member_identifier}
   virtual CallId GetMember(const ::mx::platform::v1::GetMemberRequest& request,
                            MxApiVersion version, absl::Time deadline,
+                           const CallMetadata& metadata,
                            Callback<::mx::platform::v1::GetMemberResponse> done) = 0;
   // GET /users/{user_identifier}/members/{member_identifier}/status
   virtual CallId GetMemberStatus(
       const ::mx::platform::v1::GetMemberStatusRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::GetMemberStatusResponse> done) = 0;
   // PUT /users/{user_identifier}/members/{member_identifier}/resume
   virtual CallId ResumeMember(
       const ::mx::platform::v1::ResumeMemberRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::ResumeMemberResponse> done) = 0;
   // DELETE /users/{user_identifier}/members/{member_identifier}
   virtual CallId DeleteMember(
       const ::mx::platform::v1::DeleteMemberRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::DeleteMemberResponse> done) = 0;
 
   // Aborts a call still in flight; its `done` then runs with CANCELLED.
@@ -87,23 +91,27 @@ class RestMxClient final : public MxClient {
 
   CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
+                      const CallMetadata& metadata,
                       CreateMemberCallback done) override;
   CallId ListInstitutionCredentials(
       const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::ListInstitutionCredentialsResponse> done) override;
   CallId GetMember(const ::mx::platform::v1::GetMemberRequest& request,
                    MxApiVersion version, absl::Time deadline,
+                   const CallMetadata& metadata,
                    Callback<::mx::platform::v1::GetMemberResponse> done) override;
   CallId GetMemberStatus(
       const ::mx::platform::v1::GetMemberStatusRequest& request,
-      MxApiVersion version, absl::Time deadline,
+      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::GetMemberStatusResponse> done) override;
   CallId ResumeMember(const ::mx::platform::v1::ResumeMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
+                      const CallMetadata& metadata,
                       Callback<::mx::platform::v1::ResumeMemberResponse> done) override;
   CallId DeleteMember(const ::mx::platform::v1::DeleteMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
+                      const CallMetadata& metadata,
                       Callback<::mx::platform::v1::DeleteMemberResponse> done) override;
   void Cancel(CallId id) override;
 
@@ -111,13 +119,15 @@ class RestMxClient final : public MxClient {
   // holds the Authorization header and credential values: never log it.
   HttpRequest BuildCreateMemberRequest(
       const ::mx::platform::v1::CreateMemberRequest& request,
-      MxApiVersion version, absl::Time deadline) const;
+      MxApiVersion version, absl::Time deadline,
+      const CallMetadata& metadata) const;
 
  private:
   // The request every call sends: `path` (already encoded) under the base
   // URL, MX's version and auth headers, and a JSON body when not empty.
   HttpRequest BuildRequest(absl::string_view method, absl::string_view path,
                            MxApiVersion version, absl::Time deadline,
+                           const CallMetadata& metadata,
                            std::string body) const;
 
   // Sends `request`; the answer goes through `map` (an http_status_mapping

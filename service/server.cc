@@ -1,6 +1,10 @@
 #include "service/server.h"
 
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -9,11 +13,27 @@
 #include "grpcpp/server_builder.h"
 
 namespace mxgate {
+namespace {
+
+std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
+    const std::optional<ServerTls>& tls) {
+  if (!tls.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      tls->client_ca_pem.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = tls->client_ca_pem;
+  ssl.pem_key_cert_pairs.push_back({tls->private_key_pem, tls->cert_chain_pem});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
 
 MxgateServer::MxgateServer(ServerOptions options)
     : transport_(std::move(options.transport)),
       client_(std::move(options.mx), transport_),
-      service_(client_, options.api_version, options.watch) {}
+      log_(options.log_level),
+      service_(client_, options.api_version, options.watch, &log_) {}
 
 absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
     ServerOptions options) {
@@ -21,13 +41,17 @@ absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   const std::string listen = options.listen;
+  const std::shared_ptr<grpc::ServerCredentials> credentials =
+      ListenerCredentials(options.tls);
+  const std::vector<std::pair<std::string, int>> channel_args =
+      ListenerChannelArgs(options.limits);
   std::unique_ptr<MxgateServer> gateway(new MxgateServer(std::move(options)));
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets a second mxgate share a
   // busy port silently; a taken port must be a start-up error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           &gateway->port_);
+  for (const auto& [name, value] : channel_args) builder.AddChannelArgument(name, value);
+  builder.AddListeningPort(listen, credentials, &gateway->port_);
   builder.RegisterService(&gateway->service_);
   gateway->server_ = builder.BuildAndStart();
   if (gateway->server_ == nullptr || gateway->port_ == 0) {

@@ -6,11 +6,14 @@
 #define MXGATE_SERVICE_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "service/access_log.h"
+#include "service/listener_config.h"
 #include "service/member_service.h"
 #include "service/mx_api_version.h"
 #include "service/mx_client.h"
@@ -24,16 +27,21 @@ inline constexpr char kMemberServiceName[] = "mx.platform.v1.MemberService";
 struct ServerOptions {
   // HOST:PORT; port 0 picks a free port (see MxgateServer::port()).
   std::string listen = "127.0.0.1:50051";
+  // nullopt: plaintext (a mesh sidecar may terminate TLS in front).
+  std::optional<ServerTls> tls;
+  ListenerLimits limits;
   MxApiVersion api_version = kDefaultMxApiVersion;
   RestMxClient::Options mx;
   CurlTransport::Options transport;
   WatchOptions watch;
+  // One JSON line per finished RPC on stderr, at this level and above.
+  AccessLog::Level log_level = AccessLog::Level::kInfo;
 };
 
 class MxgateServer {
  public:
-  // Builds and starts serving. UNAVAILABLE when the address cannot be
-  // bound.
+  // Builds and starts serving, with TLS when options.tls is set.
+  // UNAVAILABLE when the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<MxgateServer>> Start(
       ServerOptions options);
 
@@ -70,6 +78,7 @@ class MxgateServer {
   // Declared in dependency order: destroyed server first, transport last.
   CurlTransport transport_;
   RestMxClient client_;
+  AccessLog log_;
   MemberService service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -40,8 +43,17 @@ using ::mxgate::testing::Sandbox;
 using ::mxgate::testing::ScriptedResponse;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::Pair;
+
+constexpr char kUuidV4[] =
+    "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
+constexpr char kTraceparent[] =
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+// What the log may hold of the user "user 1 ü": printf 'user 1 ü' | sha256sum,
+// first 16 hex digits.
+constexpr char kUser1Hash[] = "866d05364ba629a4";
 
 template <typename Detail>
 absl::optional<Detail> FindDetail(const grpc::Status& status) {
@@ -282,12 +294,37 @@ TEST_F(AgainstRecorder, SendsExactlyTheRestCallMxExpects) {
                           Pair("Authorization", "Basic aXQtY2xpZW50LWlkOml0LWFwaS1rZXktN2YzYTlj"),
                           Pair("Content-Type", "application/json"),
                           Pair("User-Agent", "mxgate/" MXGATE_VERSION),
+                          Pair("X-Request-Id", MatchesRegex(kUuidV4)),
                           Pair("X-CALLBACK-PAYLOAD", "aGVsbG8="),
                           Pair("Content-Length", absl::StrCat(body.size()))));
   EXPECT_EQ(requests[0].body, body);
   EXPECT_EQ(response.http_status(), 202);
   EXPECT_EQ(response.member().guid(), "MBR-1");
   EXPECT_EQ(response.member().connection_status(), v1::CONNECTION_STATUS_CONNECTED);
+}
+
+TEST_F(AgainstRecorder, ForwardsTheCallersRequestIdAndTraceContextToMx) {
+  upstream_.Enqueue({202, {{"Content-Type", "application/json"}}, kMemberBody});
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  context.AddMetadata("x-request-id", "it-req-1");
+  context.AddMetadata("traceparent", kTraceparent);
+  context.AddMetadata("tracestate", "vendor=it");
+  context.AddMetadata("x-callback-payload", "aGVsbG8=");
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(gateway_.stub().CreateMember(&context, MxBankRequest("USR-1"), &response).ok());
+
+  const auto& returned = context.GetServerInitialMetadata();
+  ASSERT_EQ(returned.count("x-request-id"), 1u);
+  EXPECT_EQ(returned.find("x-request-id")->second, "it-req-1");
+  const RecordedRequest sent = upstream_.requests().at(0);
+  // The same trace id and parent: mxgate makes no span of its own.
+  EXPECT_THAT(sent.headers, ::testing::IsSupersetOf({
+                                Pair("X-Request-Id", "it-req-1"),
+                                Pair("traceparent", kTraceparent),
+                                Pair("tracestate", "vendor=it"),
+                                Pair("X-CALLBACK-PAYLOAD", "aGVsbG8="),
+                            }));
 }
 
 TEST_F(AgainstRecorder, V20111101UsesItsMediaTypeAndNoCallbackHeaderWhenUnset) {
@@ -437,6 +474,74 @@ TEST(GatewayUpstream, ClosedPortIsUnavailable) {
 }
 
 // ---------------------------------------------------------------------------
+// The access log on stderr.
+
+// mxgate's JSON lines in `log`, without its plain start and stop lines.
+std::vector<std::string> JsonLines(const std::string& log) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StartsWith(line, "{")) lines.emplace_back(line);
+  }
+  return lines;
+}
+
+// A gateway run whose stderr the test reads: two CreateMember calls for
+// "user 1 ü", the first answered 202 by MX, the second 404.
+std::string LogOfTwoCalls(const std::vector<std::string>& flags) {
+  RecordingUpstream upstream;
+  upstream.Enqueue({202, {{"Content-Type", "application/json"}}, kMemberBody});
+  upstream.Enqueue({404, {}, R"({"error":{"message":"no such user"}})"});
+  std::vector<std::string> argv = {BinPath("mxgate"), "--listen=127.0.0.1:0",
+                                   "--mx_base_url=" + upstream.base_url(),
+                                   "--drain_timeout_ms=100"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  ChildProcess gateway(argv, {{"MX_CLIENT_ID", kClientId}, {"MX_API_KEY", kApiKey}});
+  const std::string address = gateway.WaitForListening();
+  EXPECT_FALSE(address.empty()) << gateway.Stderr();
+  auto stub = v1::MemberService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  for (const char* request_id : {"it-log-1", "it-log-2"}) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.AddMetadata("x-request-id", request_id);
+    context.AddMetadata("traceparent", kTraceparent);
+    v1::CreateMemberRequest request = MxBankRequest("user 1 ü");
+    request.set_callback_payload("aGVsbG8=");
+    v1::CreateMemberResponse response;
+    stub->CreateMember(&context, request, &response);
+  }
+  EXPECT_EQ(gateway.Terminate(), 0);
+  return gateway.Stderr();
+}
+
+TEST(GatewayLog, OneJsonLinePerCallWithTheUserHashedAndNoSecret) {
+  const std::string log = LogOfTwoCalls({});
+  const std::vector<std::string> lines = JsonLines(log);
+  ASSERT_EQ(lines.size(), 2u) << log;
+  EXPECT_THAT(lines[0], HasSubstr(R"("level":"info","method":"CreateMember","code":"OK",)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("upstream_status":202,"request_id":"it-log-1",)"
+                                  R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",)"));
+  EXPECT_THAT(lines[0], HasSubstr(absl::StrCat(R"("user":")", kUser1Hash,
+                                               R"(","member":"MBR-1"})")));
+  EXPECT_THAT(lines[1], HasSubstr(R"("level":"warning","method":"CreateMember",)"
+                                  R"("code":"NOT_FOUND",)"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("upstream_status":404,"request_id":"it-log-2",)"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("reason":"UPSTREAM_NOT_FOUND"})"));
+  for (const std::string secret :
+       {"user 1", "user%201", kApiKey, kClientId, kPassword, "mxuser", "aGVsbG8=",
+        "aXQtY2xpZW50", "Authorization", "Basic ", "no such user"}) {
+    EXPECT_THAT(log, Not(HasSubstr(secret))) << "the log holds " << secret;
+  }
+}
+
+TEST(GatewayLog, LogLevelWarningKeepsOnlyTheFailedCall) {
+  const std::vector<std::string> lines = JsonLines(LogOfTwoCalls({"--log_level=warning"}));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("request_id":"it-log-2")"));
+  EXPECT_THAT(JsonLines(LogOfTwoCalls({"--log_level=off"})), ::testing::IsEmpty());
+}
+
+// ---------------------------------------------------------------------------
 // Start-up refusal.
 
 TEST(GatewayStartup, RefusesAPortAnotherGatewayHolds) {
@@ -482,6 +587,7 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{"PlainHttpToRemoteHost",
                     {"--mx_base_url=http://api.mx.com"}, true, "non-loopback"},
         RefusalCase{"UnknownApiVersion", {"--mx_api_version=v1"}, true, "--mx_api_version"},
+        RefusalCase{"UnknownLogLevel", {"--log_level=debug"}, true, "--log_level"},
         RefusalCase{"UnreadableCredentialsFile",
                     {"--mx_credentials_file=/nonexistent/creds"}, false, "cannot read"}),
     [](const ::testing::TestParamInfo<RefusalCase>& info) { return info.param.name; });

@@ -28,6 +28,8 @@
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
+#include "service/access_log.h"
+#include "service/call_metadata.h"
 #include "service/request_validation.h"
 #include "service/status_details.h"
 
@@ -37,7 +39,10 @@ namespace {
 namespace v1 = ::mx::platform::v1;
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::Pair;
 using ::testing::UnorderedElementsAre;
 
@@ -55,6 +60,7 @@ class FakeMxClient final : public MxClient {
     v1::CreateMemberRequest request;
     MxApiVersion version;
     absl::Time deadline;
+    CallMetadata metadata;
   };
 
   // From now on, CreateMember runs `done` with `result` before returning.
@@ -72,6 +78,7 @@ class FakeMxClient final : public MxClient {
 
   CallId CreateMember(const v1::CreateMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
+                      const CallMetadata& metadata,
                       CreateMemberCallback done) override {
     absl::optional<absl::StatusOr<v1::CreateMemberResponse>> inline_result;
     absl::Notification* release;
@@ -79,7 +86,7 @@ class FakeMxClient final : public MxClient {
     {
       absl::MutexLock lock(&mu_);
       id = next_id_++;
-      calls_.push_back({id, request, version, deadline});
+      calls_.push_back({id, request, version, deadline, metadata});
       inline_result = inline_result_;
       release = release_;
       if (!inline_result.has_value()) pending_.emplace(id, std::move(done));
@@ -95,25 +102,28 @@ class FakeMxClient final : public MxClient {
   // built from the request, so a test can see the request was relayed.
   CallId ListInstitutionCredentials(
       const v1::ListInstitutionCredentialsRequest& request, MxApiVersion,
-      absl::Time, Callback<v1::ListInstitutionCredentialsResponse> done) override {
+      absl::Time, const CallMetadata&,
+      Callback<v1::ListInstitutionCredentialsResponse> done) override {
     v1::ListInstitutionCredentialsResponse response;
     response.add_credentials()->set_guid("CRD-of-" + request.institution_code());
     return CompleteInline(response, done);
   }
   CallId GetMember(const v1::GetMemberRequest& request, MxApiVersion, absl::Time,
-                   Callback<v1::GetMemberResponse> done) override {
+                   const CallMetadata&, Callback<v1::GetMemberResponse> done) override {
     v1::GetMemberResponse response;
     response.mutable_member()->set_guid(request.member_identifier());
     return CompleteInline(response, done);
   }
   CallId ResumeMember(const v1::ResumeMemberRequest& request, MxApiVersion,
-                      absl::Time, Callback<v1::ResumeMemberResponse> done) override {
+                      absl::Time, const CallMetadata&,
+                      Callback<v1::ResumeMemberResponse> done) override {
     v1::ResumeMemberResponse response;
     response.mutable_member()->set_guid(request.member_identifier());
     response.set_http_status(202);
     return CompleteInline(response, done);
   }
   CallId DeleteMember(const v1::DeleteMemberRequest&, MxApiVersion, absl::Time,
+                      const CallMetadata&,
                       Callback<v1::DeleteMemberResponse> done) override {
     return CompleteInline(v1::DeleteMemberResponse(), done);
   }
@@ -125,11 +135,13 @@ class FakeMxClient final : public MxClient {
     statuses_ = std::move(script);
   }
   CallId GetMemberStatus(const v1::GetMemberStatusRequest&, MxApiVersion, absl::Time,
+                         const CallMetadata& metadata,
                          Callback<v1::GetMemberStatusResponse> done) override {
     absl::StatusOr<v1::MemberStatus> next = absl::InternalError("no script");
     {
       absl::MutexLock lock(&mu_);
       ++status_polls_;
+      poll_request_ids_.push_back(metadata.request_id);
       if (!statuses_.empty()) {
         next = statuses_.front();
         if (statuses_.size() > 1) statuses_.erase(statuses_.begin());
@@ -143,6 +155,10 @@ class FakeMxClient final : public MxClient {
   int status_polls() {
     absl::MutexLock lock(&mu_);
     return status_polls_;
+  }
+  std::vector<std::string> poll_request_ids() {
+    absl::MutexLock lock(&mu_);
+    return poll_request_ids_;
   }
 
   // Only records `id`: the test then completes the call, as MX's client
@@ -215,6 +231,7 @@ class FakeMxClient final : public MxClient {
   absl::Mutex mu_;
   std::vector<absl::StatusOr<v1::MemberStatus>> statuses_ ABSL_GUARDED_BY(mu_);
   int status_polls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> poll_request_ids_ ABSL_GUARDED_BY(mu_);
   CallId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<CallId> cancelled_ ABSL_GUARDED_BY(mu_);
@@ -342,6 +359,37 @@ void ExpectDraining(const grpc::Status& status) {
   EXPECT_EQ(retry.retry_delay().nanos(), 0);
 }
 
+// An access log that keeps its lines for the test.
+class LogLines {
+ public:
+  AccessLog& log() { return log_; }
+  std::vector<std::string> lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  AccessLog log_{AccessLog::Level::kInfo, [this](absl::string_view line) {
+                   absl::MutexLock lock(&mu_);
+                   lines_.emplace_back(line);
+                 }};
+};
+
+// The server's x-request-id in the call's initial metadata; "" when absent.
+std::string ReturnedRequestId(const grpc::ClientContext& context) {
+  const auto& metadata = context.GetServerInitialMetadata();
+  const auto it = metadata.find("x-request-id");
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+constexpr char kUuidV4[] =
+    "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
+constexpr char kTraceparent[] =
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 class MemberServiceTest : public ::testing::Test {
  protected:
   MemberServiceTest() {
@@ -371,11 +419,150 @@ class MemberServiceTest : public ::testing::Test {
   }
 
   FakeMxClient fake_;
-  MemberService service_{fake_, kServerDefault};
+  LogLines log_;
+  MemberService service_{fake_, kServerDefault, WatchOptions(), &log_.log()};
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::MemberService::Stub> stub_;
 };
+
+// ------------------------------------------------- request ids and logs
+
+TEST_F(MemberServiceTest, EchoesAValidRequestIdAndForwardsTheTraceContextToMx) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  grpc::ClientContext context;
+  context.AddMetadata("x-request-id", "req-1");
+  context.AddMetadata("traceparent", kTraceparent);
+  context.AddMetadata("tracestate", "vendor=abc");
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(stub_->CreateMember(&context, ValidRequest(), &response).ok());
+
+  EXPECT_EQ(ReturnedRequestId(context), "req-1");
+  const CallMetadata& sent = OnlyCall().metadata;
+  EXPECT_EQ(sent.request_id, "req-1");
+  EXPECT_EQ(sent.traceparent, kTraceparent);
+  EXPECT_EQ(sent.tracestate, "vendor=abc");
+}
+
+TEST_F(MemberServiceTest, GeneratesTheRequestIdItReturnsAndSendsToMx) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  // gRPC itself refuses non-ASCII values, so the caller cannot send those.
+  for (const std::string& sent_by_caller :
+       {std::string(), std::string("has space"), std::string(129, 'a')}) {
+    grpc::ClientContext context;
+    if (!sent_by_caller.empty()) context.AddMetadata("x-request-id", sent_by_caller);
+    context.AddMetadata("traceparent", "00-not-a-traceparent");
+    v1::CreateMemberResponse response;
+    ASSERT_TRUE(stub_->CreateMember(&context, ValidRequest(), &response).ok());
+    const std::string returned = ReturnedRequestId(context);
+    EXPECT_THAT(returned, MatchesRegex(kUuidV4)) << sent_by_caller;
+    const CallMetadata sent = fake_.calls().back().metadata;
+    EXPECT_EQ(sent.request_id, returned);
+    EXPECT_EQ(sent.traceparent, "");
+  }
+}
+
+TEST_F(MemberServiceTest, ReturnsTheRequestIdOnEveryCallEvenARefusedOne) {
+  grpc::ClientContext refused;
+  refused.AddMetadata("x-request-id", "req-refused");
+  v1::CreateMemberRequest invalid = ValidRequest();
+  invalid.set_user_identifier("");
+  v1::CreateMemberResponse created;
+  EXPECT_EQ(stub_->CreateMember(&refused, invalid, &created).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ReturnedRequestId(refused), "req-refused");
+
+  grpc::ClientContext get;
+  v1::GetMemberRequest request;
+  request.set_user_identifier("user-1");
+  request.set_member_identifier("MBR-1");
+  v1::GetMemberResponse member;
+  ASSERT_TRUE(stub_->GetMember(&get, request, &member).ok());
+  EXPECT_THAT(ReturnedRequestId(get), MatchesRegex(kUuidV4));
+}
+
+TEST_F(MemberServiceTest, TakesTheCallbackPayloadFromMetadataWhenTheFieldIsEmpty) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  grpc::ClientContext context;
+  context.AddMetadata("x-callback-payload", "aGVsbG8=");
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(stub_->CreateMember(&context, ValidRequest(), &response).ok());
+  EXPECT_EQ(OnlyCall().request.callback_payload(), "aGVsbG8=");
+}
+
+TEST_F(MemberServiceTest, PrefersTheCallbackPayloadFieldOverTheMetadata) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  grpc::ClientContext context;
+  context.AddMetadata("x-callback-payload", "aGVsbG8=");
+  v1::CreateMemberRequest request = ValidRequest();
+  request.set_callback_payload("ZmllbGQ=");
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(stub_->CreateMember(&context, request, &response).ok());
+  EXPECT_EQ(OnlyCall().request.callback_payload(), "ZmllbGQ=");
+}
+
+TEST_F(MemberServiceTest, RefusesAnInvalidCallbackPayloadFromMetadataAsTheField) {
+  grpc::ClientContext context;
+  context.AddMetadata("x-callback-payload", "not base64!");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = stub_->CreateMember(&context, ValidRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const google::rpc::Status details = DetailsOf(status);
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(details.details(1).UnpackTo(&bad_request));
+  ASSERT_EQ(bad_request.field_violations_size(), 1);
+  EXPECT_EQ(bad_request.field_violations(0).field(), "callback_payload");
+  EXPECT_THAT(fake_.calls(), IsEmpty());
+}
+
+TEST_F(MemberServiceTest, LogsOneLinePerCallWithTheHashedUserAndNoSecret) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  grpc::ClientContext context;
+  context.AddMetadata("x-request-id", "req-1");
+  context.AddMetadata("traceparent", kTraceparent);
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(stub_->CreateMember(&context, ValidRequest(), &response).ok());
+
+  const std::vector<std::string> lines = log_.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  ASSERT_THAT(lines[0], ::testing::EndsWith("}\n"));
+  EXPECT_THAT(lines[0].substr(0, lines[0].size() - 1), MatchesRegex(
+      R"(\{"time":"[0-9-]{10}T[0-9:]{8}\.[0-9]{3}Z","level":"info",)"
+      R"("method":"CreateMember","code":"OK","duration_ms":[0-9]+\.[0-9]{3},)"
+      R"("upstream_status":202,"request_id":"req-1",)"
+      R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",)"
+      R"("user":"[0-9a-f]{16}","member":"MBR-1"\})"));
+  EXPECT_THAT(lines[0], HasSubstr(UserHash("user-1")));
+  EXPECT_THAT(lines[0], Not(HasSubstr("user-1")));
+  EXPECT_THAT(lines[0], Not(HasSubstr("hunter2")));
+}
+
+TEST_F(MemberServiceTest, LogsAnErrorWithItsReasonAndMxsStatus) {
+  ClientCall call(*stub_, ValidRequest());
+  ASSERT_TRUE(fake_.Complete(OnlyCall().id, MxNotFound()));
+  ExpectMxNotFound(call.Wait());
+
+  const std::vector<std::string> lines = log_.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("level":"warning","method":"CreateMember",)"
+                                  R"("code":"NOT_FOUND",)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("upstream_status":404,)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("reason":"UPSTREAM_NOT_FOUND"})"));
+}
+
+TEST_F(MemberServiceTest, LogsARefusedCallWithoutAnUpstreamStatus) {
+  v1::CreateMemberRequest request = ValidRequest();
+  request.mutable_member()->clear_institution_code();
+  ClientCall call(*stub_, request);
+  EXPECT_EQ(call.Wait().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  const std::vector<std::string> lines = log_.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("code":"INVALID_ARGUMENT",)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("reason":"INVALID_REQUEST"})"));
+  EXPECT_THAT(lines[0], Not(HasSubstr("upstream_status")));
+}
 
 TEST_F(MemberServiceTest, RefusesAnInvalidRequestWithBadRequestBeforeMx) {
   v1::CreateMemberRequest request = ValidRequest();
@@ -684,7 +871,7 @@ class WatchTest : public ::testing::Test {
     watch.max_interval = absl::Milliseconds(4);
     watch.limits.member_interval = absl::ZeroDuration();
     watch.limits.polls_per_second = 100000;
-    service_ = std::make_unique<MemberService>(fake_, kServerDefault, watch);
+    service_ = std::make_unique<MemberService>(fake_, kServerDefault, watch, &log_.log());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
@@ -714,6 +901,7 @@ class WatchTest : public ::testing::Test {
   }
 
   FakeMxClient fake_;
+  LogLines log_;
   std::unique_ptr<MemberService> service_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
@@ -793,6 +981,29 @@ TEST_F(WatchTest, DrainingRefusesANewWatchWithoutPolling) {
   EXPECT_TRUE(messages.empty());
   ExpectDraining(status);
   EXPECT_EQ(fake_.status_polls(), 0);
+}
+
+TEST_F(WatchTest, SendsItsRequestIdOnEveryPollAndLogsOnce) {
+  fake_.ScriptStatuses({StatusOf(v1::CONNECTION_STATUS_CREATED, true),
+                        StatusOf(v1::CONNECTION_STATUS_CONNECTED, false)});
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  context.AddMetadata("x-request-id", "watch-1");
+  v1::WatchMemberStatusRequest request;
+  request.set_user_identifier("user-1");
+  request.set_member_identifier("MBR-1");
+  auto reader = stub_->WatchMemberStatus(&context, request);
+  v1::WatchMemberStatusResponse message;
+  while (reader->Read(&message)) {
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+
+  EXPECT_EQ(ReturnedRequestId(context), "watch-1");
+  EXPECT_THAT(fake_.poll_request_ids(), ElementsAre("watch-1", "watch-1"));
+  const std::vector<std::string> lines = log_.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr(R"("method":"WatchMemberStatus","code":"OK",)"));
+  EXPECT_THAT(lines[0], HasSubstr(R"("request_id":"watch-1",)"));
 }
 
 TEST_F(WatchTest, RefusesAnInvalidRequestWithoutPolling) {

@@ -30,6 +30,13 @@ constexpr HttpTransport::TransferId kTransferId = 42;
 constexpr absl::Duration kTimeout = absl::Seconds(15);
 // Base64 of "client-id:api-key".
 constexpr char kAuthorization[] = "Basic Y2xpZW50LWlkOmFwaS1rZXk=";
+constexpr char kTraceparent[] =
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+// A call's ids with a trace context, as member_service passes them.
+CallMetadata TracedMetadata() {
+  return MakeCallMetadata("req-1", kTraceparent, "vendor=abc");
+}
 
 // Stands in for the network: keeps what Send got, and lets the test run the
 // callback as the transport's thread would.
@@ -129,7 +136,7 @@ class BuildCreateMemberRequestTest
 TEST_P(BuildCreateMemberRequestTest, PostsTheEncodedBodyWithHeadersInOrder) {
   const CreateMemberRequest request = ValidRequest();
   const HttpRequest http = client_.BuildCreateMemberRequest(
-      request, GetParam().version, absl::InfiniteFuture());
+      request, GetParam().version, absl::InfiniteFuture(), TracedMetadata());
 
   EXPECT_EQ(http.method, "POST");
   EXPECT_EQ(http.url, "https://mx.example/users/user%201/members");
@@ -138,7 +145,10 @@ TEST_P(BuildCreateMemberRequestTest, PostsTheEncodedBodyWithHeadersInOrder) {
                           Pair("Accept-Version", GetParam().accept_version),
                           Pair("Authorization", kAuthorization),
                           Pair("Content-Type", "application/json"),
-                          Pair("User-Agent", "mxgate/" MXGATE_VERSION)));
+                          Pair("User-Agent", "mxgate/" MXGATE_VERSION),
+                          Pair("X-Request-Id", "req-1"),
+                          Pair("traceparent", kTraceparent),
+                          Pair("tracestate", "vendor=abc")));
   EXPECT_EQ(http.body, EncodeCreateMemberBody(request, GetParam().version));
 }
 
@@ -146,9 +156,9 @@ TEST_P(BuildCreateMemberRequestTest, AddsCallbackPayloadHeaderLastWhenSet) {
   CreateMemberRequest request = ValidRequest();
   request.set_callback_payload("eyJ1c2VyIjoxfQ==");
   const HttpRequest http = client_.BuildCreateMemberRequest(
-      request, GetParam().version, absl::InfiniteFuture());
+      request, GetParam().version, absl::InfiniteFuture(), TracedMetadata());
 
-  ASSERT_EQ(http.headers.size(), 6u);
+  ASSERT_EQ(http.headers.size(), 9u);
   EXPECT_THAT(http.headers.back(),
               Pair("X-CALLBACK-PAYLOAD", "eyJ1c2VyIjoxfQ=="));
 }
@@ -164,17 +174,43 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(info.param.accept_version);
     });
 
+TEST_F(RestMxClientTest, SendsOnlyTheRequestIdWithoutATraceContext) {
+  const HttpRequest http = client_.BuildCreateMemberRequest(
+      ValidRequest(), MxApiVersion::kV20250224, absl::InfiniteFuture(),
+      MakeCallMetadata("req-2", "", "vendor=abc"));
+  EXPECT_THAT(http.headers.back(), Pair("X-Request-Id", "req-2"));
+  for (const auto& [name, value] : http.headers) {
+    EXPECT_NE(name, "traceparent");
+    EXPECT_NE(name, "tracestate");
+  }
+}
+
+TEST_F(RestMxClientTest, EveryCallSendsTheCallsIds) {
+  ::mx::platform::v1::GetMemberRequest request;
+  request.set_user_identifier("user 1");
+  request.set_member_identifier("MBR-1");
+  client_.GetMember(request, MxApiVersion::kV20250224, absl::InfiniteFuture(),
+                    TracedMetadata(), [](auto) {});
+  ASSERT_EQ(transport_.sent().size(), 1u);
+  EXPECT_EQ(transport_.sent()[0].url, "https://mx.example/users/user%201/members/MBR-1");
+  EXPECT_THAT(transport_.sent()[0].headers,
+              ::testing::IsSupersetOf({Pair("X-Request-Id", "req-1"),
+                                       Pair("traceparent", kTraceparent),
+                                       Pair("tracestate", "vendor=abc")}));
+}
+
 TEST_F(RestMxClientTest, KeepsTheCallersDeadlineWhenSoonerThanTheTimeout) {
   const absl::Time deadline = absl::Now() + absl::Seconds(1);
   const HttpRequest http = client_.BuildCreateMemberRequest(
-      ValidRequest(), MxApiVersion::kV20250224, deadline);
+      ValidRequest(), MxApiVersion::kV20250224, deadline, TracedMetadata());
   EXPECT_EQ(http.deadline, deadline);
 }
 
 TEST_F(RestMxClientTest, CapsTheDeadlineAtNowPlusTheTimeout) {
   const absl::Time before = absl::Now();
   const HttpRequest http = client_.BuildCreateMemberRequest(
-      ValidRequest(), MxApiVersion::kV20250224, absl::InfiniteFuture());
+      ValidRequest(), MxApiVersion::kV20250224, absl::InfiniteFuture(),
+      TracedMetadata());
   const absl::Time after = absl::Now();
   EXPECT_GE(http.deadline, before + kTimeout);
   EXPECT_LE(http.deadline, after + kTimeout);
@@ -188,7 +224,7 @@ class CreateMemberCall {
   CreateMemberCall(RestMxClient& client, const CreateMemberRequest& request,
                    absl::Time deadline = absl::InfiniteFuture())
       : id_(client.CreateMember(
-            request, MxApiVersion::kV20250224, deadline,
+            request, MxApiVersion::kV20250224, deadline, TracedMetadata(),
             [this](absl::StatusOr<CreateMemberResponse> result) {
               ++callbacks_;
               result_ = std::move(result);
@@ -212,7 +248,7 @@ TEST_F(RestMxClientTest, SendsTheBuiltRequestAndReturnsTheTransferId) {
   EXPECT_EQ(call.id(), kTransferId);
   ASSERT_EQ(transport_.sent().size(), 1u);
   const HttpRequest expected = client_.BuildCreateMemberRequest(
-      ValidRequest(), MxApiVersion::kV20250224, deadline);
+      ValidRequest(), MxApiVersion::kV20250224, deadline, TracedMetadata());
   const HttpRequest& sent = transport_.sent()[0];
   EXPECT_EQ(sent.method, expected.method);
   EXPECT_EQ(sent.url, expected.url);
