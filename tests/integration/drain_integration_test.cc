@@ -37,6 +37,7 @@ using ::mxgate::testing::ChildProcess;
 using ::mxgate::testing::kApiKey;
 using ::mxgate::testing::kClientId;
 using ::mxgate::testing::kPassword;
+using ::mxgate::testing::MxBankRequest;
 using ::mxgate::testing::RecordingUpstream;
 using ::mxgate::testing::Sandbox;
 using ::testing::HasSubstr;
@@ -53,38 +54,18 @@ struct ErrorReason {
   bool has_retry_info = false;
 };
 
-ErrorReason ReasonOf(const grpc::Status& status) {
-  ErrorReason out;
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return out;
-  for (const google::protobuf::Any& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) out.reason = info.reason();
-    if (any.Is<google::rpc::RetryInfo>()) out.has_retry_info = true;
-  }
-  return out;
+ErrorReason ReasonAndRetryOf(const grpc::Status& status) {
+  return {::mxgate::testing::ReasonOf(status),
+          ::mxgate::testing::FindDetail<google::rpc::RetryInfo>(status).has_value()};
 }
 
 void ExpectDraining(const grpc::Status& status) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
-  const ErrorReason reason = ReasonOf(status);
+  const ErrorReason reason = ReasonAndRetryOf(status);
   EXPECT_EQ(reason.reason, "DRAINING");
   EXPECT_TRUE(reason.has_retry_info);
 }
 
-v1::CreateMemberRequest MxBankRequest() {
-  v1::CreateMemberRequest request;
-  request.set_user_identifier(sandbox::kDemoUserId);
-  v1::Member& member = *request.mutable_member();
-  member.set_institution_code("mxbank");
-  v1::Credential* username = member.add_credentials();
-  username->set_guid(sandbox::kMxBankUsernameGuid);
-  username->set_value("mxuser");
-  v1::Credential* password = member.add_credentials();
-  password->set_guid(sandbox::kMxBankPasswordGuid);
-  password->set_value(kPassword);
-  return request;
-}
 
 // The real mxgate, to be stopped by the test's own SIGTERM.
 class DrainingGateway {
@@ -229,7 +210,7 @@ TEST(Drain, CutsACallLongerThanTheDrainTimeoutVisiblyAndAbortsItsUpstream) {
 
   const grpc::Status status = in_flight.Wait();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
-  EXPECT_EQ(ReasonOf(status).reason, "CANCELLED");
+  EXPECT_EQ(ReasonAndRetryOf(status).reason, "CANCELLED");
   EXPECT_EQ(gateway.process().WaitForExit(absl::Milliseconds(300 + 2000)), 0);
   EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(300 + 2000));
   EXPECT_TRUE(Eventually([&] { return upstream.aborted() == 1; }));

@@ -16,7 +16,11 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "absl/types/optional.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
+#include "sandbox/mx_sandbox.h"  // the seeded ids and guids only
 #include "tests/integration/test_process.h"
 
 namespace mxgate::testing {
@@ -26,6 +30,43 @@ namespace mxgate::testing {
 inline constexpr char kClientId[] = "it-client-id";
 inline constexpr char kApiKey[] = "it-api-key-7f3a9c";
 inline constexpr char kPassword[] = "it-password-s3cret";
+
+// The first detail of type `Detail` in an error's grpc-status-details-bin.
+template <typename Detail>
+absl::optional<Detail> FindDetail(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return absl::nullopt;
+  for (const google::protobuf::Any& any : details.details()) {
+    Detail detail;
+    if (any.UnpackTo(&detail)) return detail;
+  }
+  return absl::nullopt;
+}
+
+// The ErrorInfo reason of an error; "" when it has none.
+inline std::string ReasonOf(const grpc::Status& status) {
+  const absl::optional<google::rpc::ErrorInfo> info =
+      FindDetail<google::rpc::ErrorInfo>(status);
+  return info.has_value() ? info->reason() : "";
+}
+
+// A CreateMember of an mxbank member for `user` with the sandbox's
+// credential guids, username mxuser and `password`.
+inline ::mx::platform::v1::CreateMemberRequest MxBankRequest(
+    const std::string& user = sandbox::kDemoUserId,
+    const std::string& password = kPassword) {
+  ::mx::platform::v1::CreateMemberRequest request;
+  request.set_user_identifier(user);
+  ::mx::platform::v1::Member& member = *request.mutable_member();
+  member.set_institution_code("mxbank");
+  ::mx::platform::v1::Credential* username = member.add_credentials();
+  username->set_guid(sandbox::kMxBankUsernameGuid);
+  username->set_value("mxuser");
+  ::mx::platform::v1::Credential* secret = member.add_credentials();
+  secret->set_guid(sandbox::kMxBankPasswordGuid);
+  secret->set_value(password);
+  return request;
+}
 
 class Gateway {
  public:

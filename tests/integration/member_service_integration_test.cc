@@ -23,17 +23,10 @@ namespace v1 = ::mx::platform::v1;
 using Stub = v1::MemberService::Stub;
 using ::mxgate::testing::Gateway;
 using ::mxgate::testing::HttpGet;
+using ::mxgate::testing::MxBankRequest;
+using ::mxgate::testing::ReasonOf;
 using ::mxgate::testing::Sandbox;
 
-std::string ReasonOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return "";
-  for (const google::protobuf::Any& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
 
 struct Watched {
   std::vector<v1::WatchMemberStatusResponse> messages;
@@ -60,15 +53,8 @@ class MemberFlow : public ::testing::Test {
   // Creates an mxbank member of demo-user with `password`; returns its guid.
   static std::string CreateMxBankMember(const std::string& password,
                                         const std::string& username = "mxuser") {
-    v1::CreateMemberRequest request;
-    request.set_user_identifier(sandbox::kDemoUserId);
-    request.mutable_member()->set_institution_code("mxbank");
-    v1::Credential* login = request.mutable_member()->add_credentials();
-    login->set_guid(sandbox::kMxBankUsernameGuid);
-    login->set_value(username);
-    v1::Credential* secret = request.mutable_member()->add_credentials();
-    secret->set_guid(sandbox::kMxBankPasswordGuid);
-    secret->set_value(password);
+    v1::CreateMemberRequest request = MxBankRequest(sandbox::kDemoUserId, password);
+    request.mutable_member()->mutable_credentials(0)->set_value(username);
     v1::CreateMemberResponse response;
     const grpc::Status status = gateway_->CreateMember(request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();

@@ -33,6 +33,8 @@ namespace {
 namespace v1 = ::mx::platform::v1;
 using ::mxgate::testing::BinPath;
 using ::mxgate::testing::ChildProcess;
+using ::mxgate::testing::FindDetail;
+using ::mxgate::testing::MxBankRequest;
 using ::mxgate::testing::Gateway;
 using ::mxgate::testing::kApiKey;
 using ::mxgate::testing::kClientId;
@@ -55,36 +57,12 @@ constexpr char kTraceparent[] =
 // first 16 hex digits.
 constexpr char kUser1Hash[] = "866d05364ba629a4";
 
-template <typename Detail>
-absl::optional<Detail> FindDetail(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return absl::nullopt;
-  for (const google::protobuf::Any& any : details.details()) {
-    Detail detail;
-    if (any.UnpackTo(&detail)) return detail;
-  }
-  return absl::nullopt;
-}
-
 google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
   absl::optional<google::rpc::ErrorInfo> info = FindDetail<google::rpc::ErrorInfo>(status);
   EXPECT_TRUE(info.has_value()) << "no ErrorInfo in " << status.error_message();
   return info.value_or(google::rpc::ErrorInfo());
 }
 
-v1::CreateMemberRequest MxBankRequest(const std::string& user = sandbox::kDemoUserId) {
-  v1::CreateMemberRequest request;
-  request.set_user_identifier(user);
-  v1::Member& member = *request.mutable_member();
-  member.set_institution_code("mxbank");
-  v1::Credential* username = member.add_credentials();
-  username->set_guid(sandbox::kMxBankUsernameGuid);
-  username->set_value("mxuser");
-  v1::Credential* password = member.add_credentials();
-  password->set_guid(sandbox::kMxBankPasswordGuid);
-  password->set_value(kPassword);
-  return request;
-}
 
 // ---------------------------------------------------------------------------
 // Against the real sandbox.
