@@ -11,6 +11,7 @@ MXGATE_APT_PACKAGES=(
   libabsl-dev libcurl4-openssl-dev rapidjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev grpc-proto golang-github-gogo-googleapis-dev
   libssl-dev python3 python3-yaml python3-grpcio python3-protobuf ca-certificates openssl
+  prometheus-cpp-dev
 )
 
 # What node_modules must hold (package.json's devDependencies): buf, and

@@ -81,6 +81,11 @@ ABSL_FLAG(std::string, log_level, "info",
           "access log: info (every RPC), warning (errors only), error (server-side "
           "errors only) or off");
 
+// Prometheus metrics (service/metrics.h).
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT serving Prometheus text on GET /metrics (plain HTTP); empty: "
+          "no metrics");
+
 namespace {
 
 [[noreturn]] void Refuse(const std::string& problem) {
@@ -172,6 +177,7 @@ int main(int argc, char** argv) {
                         absl::GetFlag(FLAGS_log_level), "\")"));
   }
   options.log_level = *log_level;
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
 
   absl::StatusOr<std::unique_ptr<mxgate::MxgateServer>> server =
       mxgate::MxgateServer::Start(std::move(options));
@@ -180,6 +186,12 @@ int main(int argc, char** argv) {
   const std::string listen = absl::GetFlag(FLAGS_listen);
   const std::string host = listen.substr(0, listen.rfind(':'));
   std::printf("listening on %s:%d\n", host.c_str(), (*server)->port());
+  if ((*server)->metrics_port() != 0) {
+    const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+    std::printf("metrics on %s:%d\n",
+                metrics_listen.substr(0, metrics_listen.rfind(':')).c_str(),
+                (*server)->metrics_port());
+  }
   std::fflush(stdout);
   if (!serves_tls && !mxgate::IsLoopbackHost(host)) {
     // Not refused: a mesh sidecar may terminate TLS in front of mxgate.

@@ -92,16 +92,19 @@ std::string MemberGuidOf(const Response&, Fallback) {
   return "";
 }
 
-// One call's access log line: its ids and start, kept from the handler on,
-// written once when the call finishes.
+constexpr char kWatchMethod[] = "WatchMemberStatus";
+
+// One call's access log line and metrics: its ids and start, kept from the
+// handler on, written once when the call finishes.
 class CallLog {
  public:
-  // `log` may be null: nothing is written.
-  CallLog(AccessLog* log, absl::string_view method, CallMetadata metadata,
-          std::string user_identifier)
+  // `log` and `metrics` may be null: nothing is written there.
+  CallLog(AccessLog* log, Metrics* metrics, absl::string_view method,
+          CallMetadata metadata, std::string user_identifier)
       : log_(log),
+        metrics_(metrics),
         method_(method),
-        start_(log != nullptr ? log->Now() : absl::InfinitePast()),
+        start_(log_ != nullptr ? log_->Now() : absl::Now()),
         metadata_(std::move(metadata)),
         user_identifier_(std::move(user_identifier)) {}
 
@@ -112,6 +115,12 @@ class CallLog {
   // `member_guid` are what MX answered, when known.
   void Write(const grpc::Status& status, int upstream_status = 0,
              absl::string_view member_guid = {}) const {
+    if (metrics_ != nullptr) {
+      const absl::Time now = log_ != nullptr ? log_->Now() : absl::Now();
+      metrics_->RecordRpc(method_, method_ == kWatchMethod,
+                          static_cast<absl::StatusCode>(status.error_code()),
+                          now - start_);
+    }
     if (log_ == nullptr) return;
     RpcLogEntry entry;
     entry.method = method_;
@@ -139,6 +148,7 @@ class CallLog {
 
  private:
   AccessLog* const log_;
+  Metrics* const metrics_;
   const absl::string_view method_;  // a literal
   const absl::Time start_;
   const CallMetadata metadata_;
@@ -278,12 +288,13 @@ template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Relay(
     grpc::CallbackServerContext* context, const Request& request,
     Response* response, MxClient& client, CallsInFlight& calls,
-    MxApiVersion default_version, AccessLog* access_log, absl::string_view method,
+    MxApiVersion default_version, AccessLog* access_log, Metrics* metrics,
+    absl::string_view method,
     absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
     MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
                                        const CallMetadata&,
                                        MxClient::Callback<Response>)) {
-  CallLog log(access_log, method, ReadCallMetadata(*context),
+  CallLog log(access_log, metrics, method, ReadCallMetadata(*context),
               UserOf(request, Preferred()));
   // An invalid request is refused as such even while draining: no replica
   // would take it.
@@ -589,11 +600,12 @@ v1::WatchEndReason EndReasonFor(const v1::MemberStatus& status) {
 }
 
 MemberService::MemberService(MxClient& client, MxApiVersion default_version,
-                             WatchOptions watch, AccessLog* log)
+                             WatchOptions watch, AccessLog* log, Metrics* metrics)
     : client_(client),
       default_version_(default_version),
       watch_(watch),
       log_(log),
+      metrics_(metrics),
       poll_limiter_(watch.limits) {}
 
 grpc::ServerUnaryReactor* MemberService::CreateMember(
@@ -609,7 +621,8 @@ grpc::ServerUnaryReactor* MemberService::CreateMember(
     request = &with_payload;  // Relay reads it before returning
   }
   return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               "CreateMember", &ValidateCreateMemberRequest, &MxClient::CreateMember);
+               metrics_, "CreateMember", &ValidateCreateMemberRequest,
+               &MxClient::CreateMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
@@ -617,22 +630,22 @@ grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
     const v1::ListInstitutionCredentialsRequest* request,
     v1::ListInstitutionCredentialsResponse* response) {
   return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               "ListInstitutionCredentials", &ValidateListInstitutionCredentialsRequest,
-               &MxClient::ListInstitutionCredentials);
+               metrics_, "ListInstitutionCredentials",
+               &ValidateListInstitutionCredentialsRequest, &MxClient::ListInstitutionCredentials);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMember(
     grpc::CallbackServerContext* context, const v1::GetMemberRequest* request,
     v1::GetMemberResponse* response) {
   return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               "GetMember", &ValidateGetMemberRequest, &MxClient::GetMember);
+               metrics_, "GetMember", &ValidateGetMemberRequest, &MxClient::GetMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMemberStatus(
     grpc::CallbackServerContext* context, const v1::GetMemberStatusRequest* request,
     v1::GetMemberStatusResponse* response) {
   return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               "GetMemberStatus", &ValidateGetMemberStatusRequest,
+               metrics_, "GetMemberStatus", &ValidateGetMemberStatusRequest,
                &MxClient::GetMemberStatus);
 }
 
@@ -640,20 +653,22 @@ grpc::ServerUnaryReactor* MemberService::ResumeMember(
     grpc::CallbackServerContext* context, const v1::ResumeMemberRequest* request,
     v1::ResumeMemberResponse* response) {
   return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               "ResumeMember", &ValidateResumeMemberRequest, &MxClient::ResumeMember);
+               metrics_, "ResumeMember", &ValidateResumeMemberRequest,
+               &MxClient::ResumeMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::DeleteMember(
     grpc::CallbackServerContext* context, const v1::DeleteMemberRequest* request,
     v1::DeleteMemberResponse* response) {
   return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               "DeleteMember", &ValidateDeleteMemberRequest, &MxClient::DeleteMember);
+               metrics_, "DeleteMember", &ValidateDeleteMemberRequest,
+               &MxClient::DeleteMember);
 }
 
 grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>*
 MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
                                  const v1::WatchMemberStatusRequest* request) {
-  CallLog log(log_, "WatchMemberStatus", ReadCallMetadata(*context),
+  CallLog log(log_, metrics_, kWatchMethod, ReadCallMetadata(*context),
               request->user_identifier());
   const auto refuse = [&log](const absl::Status& status) {
     const grpc::Status refusal = ToGrpcStatus(status);

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
 #include "service/access_log.h"
+#include "service/metrics.h"
 #include "service/mx_api_version.h"
 #include "service/mx_client.h"
 #include "service/poll_limiter.h"
@@ -86,9 +87,11 @@ class MemberService final
  public:
   // `client` must outlive the service. `default_version` is used when a
   // request names no `accept_version`. Each finished call is written to
-  // `log` when given (it must outlive the service).
+  // `log` and counted in `metrics` when given (each must outlive the
+  // service).
   MemberService(MxClient& client, MxApiVersion default_version,
-                WatchOptions watch = WatchOptions(), AccessLog* log = nullptr);
+                WatchOptions watch = WatchOptions(), AccessLog* log = nullptr,
+                Metrics* metrics = nullptr);
 
   // Each unary RPC refuses invalid input with INVALID_ARGUMENT before MX
   // is called, otherwise relays MX's answer (see member_service.proto). A
@@ -152,6 +155,7 @@ class MemberService final
   const MxApiVersion default_version_;
   const WatchOptions watch_;
   AccessLog* const log_;
+  Metrics* const metrics_;
   PollLimiter poll_limiter_;
   internal::CallsInFlight calls_;
 };

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/http_status_mapping.h"
 #include "service/member_json_codec.h"
+#include "service/status_details.h"
 
 namespace mxgate {
 
@@ -29,13 +30,15 @@ std::string PercentEncodePathSegment(absl::string_view segment) {
   return out;
 }
 
-RestMxClient::RestMxClient(Options options, HttpTransport& transport)
+RestMxClient::RestMxClient(Options options, HttpTransport& transport,
+                           Metrics* metrics)
     : base_url_(std::move(options.base_url)),
       authorization_(absl::StrCat(
           "Basic ", absl::Base64Escape(absl::StrCat(options.client_id, ":",
                                                     options.api_key)))),
       timeout_(options.timeout),
-      transport_(transport) {}
+      transport_(transport),
+      metrics_(metrics) {}
 
 namespace {
 
@@ -82,17 +85,27 @@ HttpRequest RestMxClient::BuildRequest(absl::string_view method,
 
 template <typename Response>
 MxClient::CallId RestMxClient::Send(
-    HttpRequest request,
+    const char* operation, HttpRequest request,
     absl::StatusOr<Response> (*map)(const HttpResponse&, absl::Time),
     Callback<Response> done) {
+  const absl::Time start = absl::Now();
   return transport_.Send(
-      std::move(request),
-      [map, done = std::move(done)](absl::StatusOr<HttpResponse> answer) {
+      std::move(request), [map, operation, start, metrics = metrics_,
+                           done = std::move(done)](absl::StatusOr<HttpResponse> answer) {
+        const absl::Time now = absl::Now();
         if (!answer.ok()) {
+          if (metrics != nullptr) {
+            const auto info = GetErrorInfo(answer.status());
+            metrics->RecordUpstreamFailure(
+                operation, info.has_value() ? info->reason() : "UNKNOWN", now - start);
+          }
           done(answer.status());
           return;
         }
-        done(map(*answer, absl::Now()));
+        if (metrics != nullptr) {
+          metrics->RecordUpstreamAnswer(operation, answer->status_code, now - start);
+        }
+        done(map(*answer, now));
       });
 }
 
@@ -114,7 +127,7 @@ MxClient::CallId RestMxClient::CreateMember(const v1::CreateMemberRequest& reque
                                             MxApiVersion version, absl::Time deadline,
                                             const CallMetadata& metadata,
                                             CreateMemberCallback done) {
-  return Send(BuildCreateMemberRequest(request, version, deadline, metadata),
+  return Send("createMember", BuildCreateMemberRequest(request, version, deadline, metadata),
               &MapCreateMemberAnswer, std::move(done));
 }
 
@@ -134,7 +147,7 @@ MxClient::CallId RestMxClient::ListInstitutionCredentials(
   if (request.records_per_page() > 0) {
     absl::StrAppend(&path, separator, "records_per_page=", request.records_per_page());
   }
-  return Send(BuildRequest("GET", path, version, deadline, metadata, ""),
+  return Send("listInstitutionCredentials", BuildRequest("GET", path, version, deadline, metadata, ""),
               &MapListInstitutionCredentialsAnswer, std::move(done));
 }
 
@@ -142,7 +155,7 @@ MxClient::CallId RestMxClient::GetMember(const v1::GetMemberRequest& request,
                                          MxApiVersion version, absl::Time deadline,
                                          const CallMetadata& metadata,
                                          Callback<v1::GetMemberResponse> done) {
-  return Send(BuildRequest("GET", MemberPath(request), version, deadline, metadata, ""),
+  return Send("readMember", BuildRequest("GET", MemberPath(request), version, deadline, metadata, ""),
               &MapGetMemberAnswer, std::move(done));
 }
 
@@ -150,7 +163,8 @@ MxClient::CallId RestMxClient::GetMemberStatus(
     const v1::GetMemberStatusRequest& request, MxApiVersion version,
     absl::Time deadline, const CallMetadata& metadata,
     Callback<v1::GetMemberStatusResponse> done) {
-  return Send(BuildRequest("GET", absl::StrCat(MemberPath(request), "/status"),
+  return Send("readMemberStatus",
+              BuildRequest("GET", absl::StrCat(MemberPath(request), "/status"),
                            version, deadline, metadata, ""),
               &MapGetMemberStatusAnswer, std::move(done));
 }
@@ -159,7 +173,8 @@ MxClient::CallId RestMxClient::ResumeMember(const v1::ResumeMemberRequest& reque
                                             MxApiVersion version, absl::Time deadline,
                                             const CallMetadata& metadata,
                                             Callback<v1::ResumeMemberResponse> done) {
-  return Send(BuildRequest("PUT", absl::StrCat(MemberPath(request), "/resume"),
+  return Send("resumeAggregation",
+              BuildRequest("PUT", absl::StrCat(MemberPath(request), "/resume"),
                            version, deadline, metadata, EncodeResumeMemberBody(request)),
               &MapResumeMemberAnswer, std::move(done));
 }
@@ -168,7 +183,7 @@ MxClient::CallId RestMxClient::DeleteMember(const v1::DeleteMemberRequest& reque
                                             MxApiVersion version, absl::Time deadline,
                                             const CallMetadata& metadata,
                                             Callback<v1::DeleteMemberResponse> done) {
-  return Send(BuildRequest("DELETE", MemberPath(request), version, deadline, metadata,
+  return Send("deleteMember", BuildRequest("DELETE", MemberPath(request), version, deadline, metadata,
                            ""),
               &MapDeleteMemberAnswer, std::move(done));
 }

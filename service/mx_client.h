@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.pb.h"
 #include "service/call_metadata.h"
+#include "service/metrics.h"
 #include "service/mx_api_version.h"
 #include "service/mx_transport.h"
 
@@ -86,8 +87,10 @@ class RestMxClient final : public MxClient {
     absl::Duration timeout = absl::Seconds(15);
   };
 
-  // `transport` must outlive the client.
-  RestMxClient(Options options, HttpTransport& transport);
+  // `transport` must outlive the client, as must `metrics` when given:
+  // each request's answer or failure and its time are recorded there.
+  RestMxClient(Options options, HttpTransport& transport,
+               Metrics* metrics = nullptr);
 
   CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
@@ -131,9 +134,9 @@ class RestMxClient final : public MxClient {
                            std::string body) const;
 
   // Sends `request`; the answer goes through `map` (an http_status_mapping
-  // function) to `done`.
+  // function) to `done`. `operation` is MX's operationId, for metrics.
   template <typename Response>
-  CallId Send(HttpRequest request,
+  CallId Send(const char* operation, HttpRequest request,
               absl::StatusOr<Response> (*map)(const HttpResponse&, absl::Time),
               Callback<Response> done);
 
@@ -141,6 +144,7 @@ class RestMxClient final : public MxClient {
   const std::string authorization_;  // "Basic base64(client_id:api_key)"
   const absl::Duration timeout_;
   HttpTransport& transport_;
+  Metrics* const metrics_;
 };
 
 // RFC 3986 percent-encoding of one path segment: every byte outside the

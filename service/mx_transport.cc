@@ -1,8 +1,11 @@
 #include "service/mx_transport.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <thread>
 #include <unordered_map>
@@ -110,6 +113,12 @@ bool FailedBeforeSending(CURLcode code) {
 
 class CurlTransport::Loop {
  public:
+  // Connection counts, for metrics: curl opens and closes every socket
+  // through these (the close hook is kept with the connection, so it runs
+  // whichever handle closes it).
+  std::atomic<int64_t> open_connections{0};
+  std::atomic<int64_t> connections_opened{0};
+
   explicit Loop(Options options) : options_(std::move(options)) {
     absl::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi_ = curl_multi_init();
@@ -152,6 +161,22 @@ class CurlTransport::Loop {
   }
 
  private:
+  static curl_socket_t OnOpenSocket(void* user, curlsocktype /*purpose*/,
+                                    curl_sockaddr* address) {
+    const curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+    if (fd != CURL_SOCKET_BAD) {
+      auto* loop = static_cast<Loop*>(user);
+      loop->open_connections.fetch_add(1, std::memory_order_relaxed);
+      loop->connections_opened.fetch_add(1, std::memory_order_relaxed);
+    }
+    return fd;
+  }
+
+  static int OnCloseSocket(void* user, curl_socket_t fd) {
+    static_cast<Loop*>(user)->open_connections.fetch_sub(1, std::memory_order_relaxed);
+    return close(fd);
+  }
+
   void Run() {
     bool stopping = false;
     while (!stopping) {
@@ -260,6 +285,10 @@ class CurlTransport::Loop {
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, transfer.get());
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_buffer);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, OnCloseSocket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
     curl_multi_add_handle(multi_, easy);
     const TransferId id = transfer->id;
     running_.emplace(id, std::move(transfer));
@@ -360,6 +389,14 @@ class CurlTransport::Loop {
 
 CurlTransport::CurlTransport(Options options)
     : loop_(std::make_unique<Loop>(std::move(options))) {}
+
+int64_t CurlTransport::open_connections() const {
+  return loop_->open_connections.load(std::memory_order_relaxed);
+}
+
+int64_t CurlTransport::connections_opened() const {
+  return loop_->connections_opened.load(std::memory_order_relaxed);
+}
 
 CurlTransport::~CurlTransport() = default;
 

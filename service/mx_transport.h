@@ -80,6 +80,10 @@ class CurlTransport final : public HttpTransport {
   TransferId Send(HttpRequest request, Callback done) override;
   void Cancel(TransferId id) override;
 
+  // Connections to MX open now, and opened since start. Thread-safe.
+  int64_t open_connections() const;
+  int64_t connections_opened() const;
+
  private:
   class Loop;
   std::unique_ptr<Loop> loop_;

@@ -29,11 +29,25 @@ std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
 
 }  // namespace
 
-MxgateServer::MxgateServer(ServerOptions options)
+MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
     : transport_(std::move(options.transport)),
-      client_(std::move(options.mx), transport_),
+      client_(std::move(options.mx), transport_, with_metrics ? &metrics_ : nullptr),
       log_(options.log_level),
-      service_(client_, options.api_version, options.watch, &log_) {}
+      service_(client_, options.api_version, options.watch, &log_,
+               with_metrics ? &metrics_ : nullptr) {
+  if (!with_metrics) return;
+  metrics_.AddSource("mxgate_calls_in_flight",
+                     "MemberService calls (unary and watches) not finished yet.",
+                     Metrics::SourceType::kGauge,
+                     [this] { return service_.calls_in_flight(); });
+  metrics_.AddSource("mxgate_upstream_connections_open", "Connections to MX open now.",
+                     Metrics::SourceType::kGauge,
+                     [this] { return static_cast<double>(transport_.open_connections()); });
+  metrics_.AddSource(
+      "mxgate_upstream_connections_opened_total", "Connections to MX opened since start.",
+      Metrics::SourceType::kCounter,
+      [this] { return static_cast<double>(transport_.connections_opened()); });
+}
 
 absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
     ServerOptions options) {
@@ -45,7 +59,15 @@ absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
       ListenerCredentials(options.tls);
   const std::vector<std::pair<std::string, int>> channel_args =
       ListenerChannelArgs(options.limits);
-  std::unique_ptr<MxgateServer> gateway(new MxgateServer(std::move(options)));
+  const std::string metrics_listen = options.metrics_listen;
+  std::unique_ptr<MxgateServer> gateway(
+      new MxgateServer(std::move(options), !metrics_listen.empty()));
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsEndpoint>> endpoint =
+        MetricsEndpoint::Start(metrics_listen, gateway->metrics_);
+    if (!endpoint.ok()) return endpoint.status();
+    gateway->metrics_endpoint_ = *std::move(endpoint);
+  }
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets a second mxgate share a
   // busy port silently; a taken port must be a start-up error instead.

@@ -15,6 +15,7 @@
 #include "service/access_log.h"
 #include "service/listener_config.h"
 #include "service/member_service.h"
+#include "service/metrics.h"
 #include "service/mx_api_version.h"
 #include "service/mx_client.h"
 #include "service/mx_transport.h"
@@ -36,6 +37,9 @@ struct ServerOptions {
   WatchOptions watch;
   // One JSON line per finished RPC on stderr, at this level and above.
   AccessLog::Level log_level = AccessLog::Level::kInfo;
+  // HOST:PORT serving Prometheus' GET /metrics (metrics.h); empty: none
+  // served and none recorded. Port 0 picks a free port.
+  std::string metrics_listen;
 };
 
 class MxgateServer {
@@ -49,6 +53,12 @@ class MxgateServer {
 
   // The port actually bound.
   int port() const { return port_; }
+
+  // The port serving /metrics; 0 when ServerOptions::metrics_listen is
+  // empty.
+  int metrics_port() const {
+    return metrics_endpoint_ != nullptr ? metrics_endpoint_->port() : 0;
+  }
 
   // Calls in flight on MemberService (unary calls and watches).
   int calls_in_flight() const { return service_.calls_in_flight(); }
@@ -69,17 +79,19 @@ class MxgateServer {
   int Drain(absl::Duration timeout);
 
  private:
-  MxgateServer(ServerOptions options);
+  MxgateServer(ServerOptions options, bool with_metrics);
 
   // Local cancellations only: the transport completes an aborted transfer
   // on its next loop turn.
   static constexpr absl::Duration kAbortWait = absl::Seconds(1);
 
-  // Declared in dependency order: destroyed server first, transport last.
+  // Declared in dependency order: destroyed server first, metrics last.
+  Metrics metrics_;
   CurlTransport transport_;
   RestMxClient client_;
   AccessLog log_;
   MemberService service_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -82,6 +83,11 @@ class Gateway {
         argv, std::map<std::string, std::string>{{"MX_CLIENT_ID", client_id},
                                                  {"MX_API_KEY", api_key}});
     address_ = process_->WaitForListening();
+    for (const std::string& flag : extra_flags) {
+      if (absl::StartsWith(flag, "--metrics_listen=")) {
+        metrics_address_ = process_->WaitForLine("metrics on ");
+      }
+    }
     channel_ = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
     stub_ = ::mx::platform::v1::MemberService::NewStub(channel_);
   }
@@ -97,6 +103,8 @@ class Gateway {
   }
 
   const std::string& address() const { return address_; }
+  // HOST:PORT of /metrics when started with --metrics_listen, else "".
+  const std::string& metrics_address() const { return metrics_address_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   ::mx::platform::v1::MemberService::Stub& stub() { return *stub_; }
 
@@ -122,6 +130,7 @@ class Gateway {
  private:
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
+  std::string metrics_address_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::mx::platform::v1::MemberService::Stub> stub_;
 };

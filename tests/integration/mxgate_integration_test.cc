@@ -11,8 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "absl/types/optional.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -517,6 +518,111 @@ TEST(GatewayLog, LogLevelWarningKeepsOnlyTheFailedCall) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_THAT(lines[0], HasSubstr(R"("request_id":"it-log-2")"));
   EXPECT_THAT(JsonLines(LogOfTwoCalls({"--log_level=off"})), ::testing::IsEmpty());
+}
+
+// ---------------------------------------------------------------------------
+// Prometheus metrics on --metrics_listen.
+
+// The samples in `exposition` whose series name is `name` (no comments, no
+// other series), in order.
+std::vector<std::string> Samples(const std::string& exposition, absl::string_view name) {
+  std::vector<std::string> samples;
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (absl::StartsWith(line, absl::StrCat(name, "{")) ||
+        absl::StartsWith(line, absl::StrCat(name, " "))) {
+      samples.emplace_back(line);
+    }
+  }
+  return samples;
+}
+
+TEST(GatewayMetrics, CountRpcsByCodeUpstreamAnswersByStatusAndConnections) {
+  RecordingUpstream upstream;
+  upstream.Enqueue({202, {{"Content-Type", "application/json"}}, kMemberBody});
+  upstream.Enqueue({404, {}, R"({"error":{"message":"no such user"}})"});
+  Gateway gateway(upstream.base_url(), {"--metrics_listen=127.0.0.1:0"});
+  ASSERT_FALSE(gateway.metrics_address().empty());
+  v1::CreateMemberResponse response;
+  EXPECT_TRUE(gateway.CreateMember(MxBankRequest("user-a"), &response).ok());
+  EXPECT_EQ(gateway.CreateMember(MxBankRequest("user-b"), &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  v1::CreateMemberRequest invalid = MxBankRequest();
+  invalid.clear_user_identifier();
+  EXPECT_EQ(gateway.CreateMember(invalid, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  const std::string text =
+      ::mxgate::testing::HttpGet("http://" + gateway.metrics_address() + "/metrics");
+  constexpr char kCreate[] =
+      R"(grpc_method="CreateMember",grpc_service="mx.platform.v1.MemberService",)"
+      R"(grpc_type="unary")";
+  EXPECT_THAT(Samples(text, "grpc_server_handled_total"),
+              ::testing::UnorderedElementsAre(
+                  absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", kCreate, "} 1"),
+                  absl::StrCat(R"(grpc_server_handled_total{grpc_code="NOT_FOUND",)", kCreate,
+                               "} 1"),
+                  absl::StrCat(R"(grpc_server_handled_total{grpc_code="INVALID_ARGUMENT",)",
+                               kCreate, "} 1")));
+  EXPECT_THAT(Samples(text, "grpc_server_handling_seconds_count"),
+              ElementsAre(absl::StrCat("grpc_server_handling_seconds_count{", kCreate, "} 3")));
+  // The invalid request never reached MX.
+  EXPECT_THAT(Samples(text, "mxgate_upstream_responses_total"),
+              ::testing::UnorderedElementsAre(
+                  R"(mxgate_upstream_responses_total{operation="createMember",status="202"} 1)",
+                  R"(mxgate_upstream_responses_total{operation="createMember",status="404"} 1)"));
+  EXPECT_THAT(Samples(text, "mxgate_upstream_request_seconds_count"),
+              ElementsAre(R"(mxgate_upstream_request_seconds_count{operation="createMember"} 2)"));
+  EXPECT_THAT(Samples(text, "mxgate_upstream_failures_total"), ::testing::IsEmpty());
+  EXPECT_THAT(Samples(text, "mxgate_calls_in_flight"), ElementsAre("mxgate_calls_in_flight 0"));
+  // Both upstream requests went over one kept-alive connection.
+  EXPECT_EQ(upstream.connections(), 1);
+  EXPECT_THAT(Samples(text, "mxgate_upstream_connections_open"),
+              ElementsAre("mxgate_upstream_connections_open 1"));
+  EXPECT_THAT(Samples(text, "mxgate_upstream_connections_opened_total"),
+              ElementsAre("mxgate_upstream_connections_opened_total 1"));
+  for (const std::string secret : {"user-a", kApiKey, kClientId, kPassword, "no such user"}) {
+    EXPECT_THAT(text, Not(HasSubstr(secret))) << "the metrics hold " << secret;
+  }
+}
+
+TEST(GatewayMetrics, UpstreamFailuresAreCountedByReasonAndCallsInFlightShown) {
+  RecordingUpstream upstream;
+  upstream.Enqueue({202, {}, kMemberBody, /*delay=*/absl::Seconds(2)});
+  Gateway gateway(upstream.base_url(),
+                  {"--metrics_listen=127.0.0.1:0", "--mx_timeout_ms=800"});
+  ASSERT_FALSE(gateway.metrics_address().empty());
+  const std::string url = "http://" + gateway.metrics_address() + "/metrics";
+  // One call waits on MX while the metrics are read; the gateway's upstream
+  // timeout then ends it.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  const v1::CreateMemberRequest request = MxBankRequest();
+  v1::CreateMemberResponse response;
+  grpc::Status status;
+  absl::Notification done;
+  gateway.stub().async()->CreateMember(&context, &request, &response,
+                                       [&](grpc::Status s) {
+                                         status = std::move(s);
+                                         done.Notify();
+                                       });
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_THAT(Samples(::mxgate::testing::HttpGet(url), "mxgate_calls_in_flight"),
+              ElementsAre("mxgate_calls_in_flight 1"));
+  done.WaitForNotification();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  const std::string text = ::mxgate::testing::HttpGet(url);
+  EXPECT_THAT(Samples(text, "mxgate_upstream_failures_total"),
+              ElementsAre(R"(mxgate_upstream_failures_total{operation="createMember",)"
+                          R"(reason="UPSTREAM_TIMEOUT"} 1)"));
+  // A call counts until gRPC is done with it, just after the client has
+  // its status.
+  std::vector<std::string> in_flight;
+  for (int i = 0; i < 100; ++i) {
+    in_flight = Samples(::mxgate::testing::HttpGet(url), "mxgate_calls_in_flight");
+    if (in_flight == std::vector<std::string>{"mxgate_calls_in_flight 0"}) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(in_flight, ElementsAre("mxgate_calls_in_flight 0"));
 }
 
 // ---------------------------------------------------------------------------

@@ -73,13 +73,20 @@ class ChildProcess {
   // Reads stdout until a line `listening on HOST:PORT`; returns HOST:PORT,
   // or "" when the process exits or `timeout` passes first.
   std::string WaitForListening(absl::Duration timeout = absl::Seconds(20)) {
+    return WaitForLine("listening on ", timeout);
+  }
+
+  // Reads stdout until a line starting with `prefix`; returns the rest of
+  // that line, or "" when the process exits or `timeout` passes first.
+  std::string WaitForLine(absl::string_view prefix,
+                          absl::Duration timeout = absl::Seconds(20)) {
     const absl::Time give_up = absl::Now() + timeout;
     while (absl::Now() < give_up) {
       size_t newline;
       while ((newline = stdout_.find('\n')) != std::string::npos) {
         std::string line = stdout_.substr(0, newline);
         stdout_.erase(0, newline + 1);
-        if (absl::StartsWith(line, "listening on ")) return line.substr(13);
+        if (absl::StartsWith(line, prefix)) return line.substr(prefix.size());
       }
       pollfd fd{stdout_fd_, POLLIN, 0};
       if (poll(&fd, 1, 100) > 0) {

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/member_json_codec.h"
+#include "service/metrics.h"
 #include "service/mx_transport.h"
 #include "service/status_details.h"
 
@@ -24,6 +25,8 @@ namespace {
 using ::mx::platform::v1::CreateMemberRequest;
 using ::mx::platform::v1::CreateMemberResponse;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 constexpr HttpTransport::TransferId kTransferId = 42;
@@ -303,6 +306,33 @@ TEST_F(RestMxClientTest, PassesATransportErrorThroughUnchanged) {
   ASSERT_EQ(call.callbacks(), 1);
   // absl::Status equality includes every payload byte.
   EXPECT_EQ(call.result().status(), failure);
+}
+
+TEST(RestMxClientMetrics, RecordsEachAnswerAndFailureUnderMxsOperationId) {
+  FakeTransport transport;
+  Metrics metrics;
+  RestMxClient client({"https://mx.example", "client-id", "api-key", kTimeout}, transport,
+                      &metrics);
+  const CreateMemberCall created(client, ValidRequest());
+  transport.Answer(HttpResponse{202, {}, "{}"});
+  mx::platform::v1::GetMemberRequest get;
+  get.set_user_identifier("user 1");
+  get.set_member_identifier("MBR-1");
+  client.GetMember(get, MxApiVersion::kV20250224, absl::InfiniteFuture(), CallMetadata(),
+                   [](absl::StatusOr<mx::platform::v1::GetMemberResponse>) {});
+  transport.Answer(MakeError(absl::StatusCode::kDeadlineExceeded, "MX was too slow",
+                             kReasonUpstreamTimeout));
+
+  const std::string text = metrics.Text();
+  EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_responses_total{operation=\"createMember\","
+                              "status=\"202\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_failures_total{operation=\"readMember\","
+                              "reason=\"UPSTREAM_TIMEOUT\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_request_seconds_count{operation="
+                              "\"createMember\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_request_seconds_count{operation="
+                              "\"readMember\"} 1\n"));
+  EXPECT_THAT(text, Not(HasSubstr("user")));
 }
 
 TEST_F(RestMxClientTest, ForwardsCancelWithTheSameId) {

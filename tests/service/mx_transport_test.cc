@@ -247,6 +247,19 @@ TEST_F(CurlTransportTest, ReusesOneConnectionForSequentialRequests) {
   }
   EXPECT_THAT(upstream_.requests(), SizeIs(2));
   EXPECT_EQ(upstream_.connections(), 1);
+  EXPECT_EQ(transport_->connections_opened(), 1);
+  EXPECT_EQ(transport_->open_connections(), 1);
+}
+
+TEST_F(CurlTransportTest, CountsAConnectionClosedByACancelledTransfer) {
+  EXPECT_EQ(transport_->open_connections(), 0);
+  std::shared_ptr<Outcome> slow = SendSlowRequest();
+  EXPECT_EQ(transport_->open_connections(), 1);
+  transport_->Cancel(slow->id);
+  EXPECT_EQ(Await(*slow).status().code(), absl::StatusCode::kCancelled);
+  // The aborted transfer's connection cannot be reused, so it is closed.
+  EXPECT_TRUE(Eventually([&] { return transport_->open_connections() == 0; }));
+  EXPECT_EQ(transport_->connections_opened(), 1);
 }
 
 TEST_F(CurlTransportTest, AcceptsAnAnswerOfExactlyTheSizeLimit) {
