@@ -59,6 +59,7 @@ class ChildProcess {
     close(out[1]);
     close(err_fd);
     stdout_fd_ = out[0];
+    name_ = argv[0].substr(argv[0].rfind('/') + 1);
   }
 
   ~ChildProcess() {
@@ -67,7 +68,7 @@ class ChildProcess {
       waitpid(pid_, nullptr, 0);
     }
     close(stdout_fd_);
-    unlink(stderr_path_.c_str());
+    KeepOrRemoveStderr();
   }
 
   // Reads stdout until a line `listening on HOST:PORT`; returns HOST:PORT,
@@ -138,6 +139,22 @@ class ChildProcess {
   int stdout_fd_ = -1;
   bool exited_ = false;
   std::string stdout_;
+  // With MXGATE_TEST_LOG_DIR set (./scripts/test sets it), the stderr of
+  // every process a test started is kept there as NAME.PID.log, so the
+  // logs of a whole run can be searched for secrets afterwards.
+  void KeepOrRemoveStderr() {
+    const char* log_dir = std::getenv("MXGATE_TEST_LOG_DIR");
+    if (log_dir != nullptr && *log_dir != '\0') {
+      const std::string kept =
+          std::string(log_dir) + "/" + name_ + "." + std::to_string(pid_) + ".log";
+      std::ifstream in(stderr_path_, std::ios::binary);
+      std::ofstream out(kept, std::ios::binary);
+      out << in.rdbuf();
+    }
+    unlink(stderr_path_.c_str());
+  }
+
+  std::string name_;  // argv[0]'s file name
   std::string stderr_path_;
 };
 
