@@ -47,6 +47,15 @@ ABSL_FLAG(int, drain_timeout_ms, 10000,
           "on SIGTERM/SIGINT, how long unary calls in flight may take to "
           "finish before their upstream requests are aborted");
 
+// Overload: calls in flight beyond these are refused at once.
+ABSL_FLAG(int, max_unary_calls_in_flight, mxgate::CallLimits{}.max_unary_calls,
+          "unary calls in flight beyond this are refused with UNAVAILABLE (OVERLOADED)");
+ABSL_FLAG(int, max_watches_in_flight, mxgate::CallLimits{}.max_watches,
+          "open WatchMemberStatus streams beyond this are refused the same way");
+ABSL_FLAG(int, overload_retry_delay_ms,
+          absl::ToInt64Milliseconds(mxgate::CallLimits{}.retry_delay),
+          "the delay an overloaded refusal asks for (RetryInfo, grpc-retry-pushback-ms)");
+
 // The gRPC listener: TLS, keepalive and message sizes (service/listener_config.h).
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain to serve TLS with; needs --tls_key_file");
@@ -148,6 +157,15 @@ int main(int argc, char** argv) {
   options.watch.max_interval = absl::Milliseconds(max_poll_ms);
   options.watch.limits.member_interval = absl::Milliseconds(member_poll_ms);
   options.watch.limits.polls_per_second = polls_per_second;
+  options.call_limits.max_unary_calls = absl::GetFlag(FLAGS_max_unary_calls_in_flight);
+  options.call_limits.max_watches = absl::GetFlag(FLAGS_max_watches_in_flight);
+  options.call_limits.retry_delay =
+      absl::Milliseconds(absl::GetFlag(FLAGS_overload_retry_delay_ms));
+  if (options.call_limits.max_unary_calls < 1 || options.call_limits.max_watches < 0 ||
+      options.call_limits.retry_delay < absl::ZeroDuration()) {
+    Refuse("--max_unary_calls_in_flight must be at least 1, --max_watches_in_flight "
+           "and --overload_retry_delay_ms at least 0");
+  }
 
   // The gRPC listener. Messages name flags and paths, never key material.
   absl::StatusOr<std::optional<mxgate::ServerTls>> tls = mxgate::LoadServerTls(

@@ -37,6 +37,22 @@ absl::Status DrainingError() {
   return status;
 }
 
+// A call refused because `limit` calls of its kind are in flight: retry
+// after `delay`, here or elsewhere. The delay also goes out as
+// grpc-retry-pushback-ms, which gRPC clients' retry policies obey.
+absl::Status OverloadedError(grpc::CallbackServerContext& context, absl::string_view kind,
+                             int limit, absl::Duration delay) {
+  absl::Status status = MakeError(
+      absl::StatusCode::kUnavailable,
+      absl::StrCat("mxgate has ", limit, " ", kind,
+                   " in flight, its limit: retry later or on another replica"),
+      kReasonOverloaded);
+  AttachRetryInfo(status, delay);
+  context.AddTrailingMetadata("grpc-retry-pushback-ms",
+                              absl::StrCat(absl::ToInt64Milliseconds(delay)));
+  return status;
+}
+
 // The caller's value of metadata `key` (the first when repeated); empty
 // when absent.
 absl::string_view ClientMetadata(const grpc::CallbackServerContext& context,
@@ -288,22 +304,30 @@ template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Relay(
     grpc::CallbackServerContext* context, const Request& request,
     Response* response, MxClient& client, CallsInFlight& calls,
-    MxApiVersion default_version, AccessLog* access_log, Metrics* metrics,
-    absl::string_view method,
+    const MemberService::Options& options, absl::string_view method,
     absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
     MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
                                        const CallMetadata&,
                                        MxClient::Callback<Response>)) {
-  CallLog log(access_log, metrics, method, ReadCallMetadata(*context),
+  CallLog log(options.log, options.metrics, method, ReadCallMetadata(*context),
               UserOf(request, Preferred()));
-  // An invalid request is refused as such even while draining: no replica
-  // would take it.
-  absl::StatusOr<MxApiVersion> version = validate(request, default_version);
+  // An invalid request is refused as such even while draining or
+  // overloaded: no replica would take it.
+  absl::StatusOr<MxApiVersion> version = validate(request, options.default_version);
   if (!version.ok()) return Refuse(context, version.status(), log);
   auto* reactor = new RelayReactor<Response>(client, calls, response, log);
-  if (!calls.Add(reactor)) {
-    delete reactor;  // never handed to gRPC
-    return Refuse(context, DrainingError(), log);
+  switch (calls.Add(reactor, CallsInFlight::Kind::kUnary)) {
+    case CallsInFlight::Admission::kAdmitted:
+      break;
+    case CallsInFlight::Admission::kDraining:
+      delete reactor;  // never handed to gRPC
+      return Refuse(context, DrainingError(), log);
+    case CallsInFlight::Admission::kOverloaded:
+      delete reactor;
+      return Refuse(context,
+                    OverloadedError(*context, "unary calls", options.limits.max_unary_calls,
+                                    options.limits.retry_delay),
+                    log);
   }
   const absl::Time deadline = DeadlineOf(*context);
   reactor->Start([&](MxClient::Callback<Response> done) {
@@ -544,16 +568,25 @@ class WatchReactor final
 
 namespace internal {
 
-bool CallsInFlight::Add(TrackedCall* call) {
+CallsInFlight::Admission CallsInFlight::Add(TrackedCall* call, Kind kind) {
   absl::MutexLock lock(&mu_);
-  if (draining_) return false;
-  calls_.insert(call);
-  return true;
+  if (draining_) return Admission::kDraining;
+  const int unary = static_cast<int>(calls_.size()) - watches_;
+  if (kind == Kind::kWatch ? watches_ >= limits_.max_watches
+                           : unary >= limits_.max_unary_calls) {
+    return Admission::kOverloaded;
+  }
+  calls_.emplace(call, kind);
+  if (kind == Kind::kWatch) ++watches_;
+  return Admission::kAdmitted;
 }
 
 void CallsInFlight::Remove(TrackedCall* call) {
   absl::MutexLock lock(&mu_);
-  calls_.erase(call);
+  const auto it = calls_.find(call);
+  if (it == calls_.end()) return;
+  if (it->second == Kind::kWatch) --watches_;
+  calls_.erase(it);
 }
 
 // The calls are told under the lock: a call's OnDone waits in Remove, so
@@ -562,20 +595,21 @@ void CallsInFlight::Remove(TrackedCall* call) {
 int CallsInFlight::StartDraining() {
   absl::MutexLock lock(&mu_);
   draining_ = true;
-  for (TrackedCall* call : calls_) call->OnDrain();
+  for (const auto& [call, kind] : calls_) call->OnDrain();
   return static_cast<int>(calls_.size());
 }
 
 void CallsInFlight::AbortAll() {
   absl::MutexLock lock(&mu_);
-  for (TrackedCall* call : calls_) call->Abort();
+  for (const auto& [call, kind] : calls_) call->Abort();
 }
 
 bool CallsInFlight::AwaitNone(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithDeadline(
-      absl::Condition(+[](std::set<TrackedCall*>* calls) { return calls->empty(); },
-                      &calls_),
+      absl::Condition(
+          +[](absl::flat_hash_map<TrackedCall*, Kind>* calls) { return calls->empty(); },
+          &calls_),
       deadline);
 }
 
@@ -599,14 +633,11 @@ v1::WatchEndReason EndReasonFor(const v1::MemberStatus& status) {
   return v1::WATCH_END_REASON_END_STATE;
 }
 
-MemberService::MemberService(MxClient& client, MxApiVersion default_version,
-                             WatchOptions watch, AccessLog* log, Metrics* metrics)
+MemberService::MemberService(MxClient& client, Options options)
     : client_(client),
-      default_version_(default_version),
-      watch_(watch),
-      log_(log),
-      metrics_(metrics),
-      poll_limiter_(watch.limits) {}
+      options_(std::move(options)),
+      poll_limiter_(options_.watch.limits),
+      calls_(options_.limits) {}
 
 grpc::ServerUnaryReactor* MemberService::CreateMember(
     grpc::CallbackServerContext* context, const v1::CreateMemberRequest* request,
@@ -620,8 +651,7 @@ grpc::ServerUnaryReactor* MemberService::CreateMember(
     with_payload.set_callback_payload(std::string(payload));
     request = &with_payload;  // Relay reads it before returning
   }
-  return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               metrics_, "CreateMember", &ValidateCreateMemberRequest,
+  return Relay(context, *request, response, client_, calls_, options_, "CreateMember", &ValidateCreateMemberRequest,
                &MxClient::CreateMember);
 }
 
@@ -629,46 +659,41 @@ grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
     grpc::CallbackServerContext* context,
     const v1::ListInstitutionCredentialsRequest* request,
     v1::ListInstitutionCredentialsResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               metrics_, "ListInstitutionCredentials",
+  return Relay(context, *request, response, client_, calls_, options_, "ListInstitutionCredentials",
                &ValidateListInstitutionCredentialsRequest, &MxClient::ListInstitutionCredentials);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMember(
     grpc::CallbackServerContext* context, const v1::GetMemberRequest* request,
     v1::GetMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               metrics_, "GetMember", &ValidateGetMemberRequest, &MxClient::GetMember);
+  return Relay(context, *request, response, client_, calls_, options_, "GetMember", &ValidateGetMemberRequest, &MxClient::GetMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMemberStatus(
     grpc::CallbackServerContext* context, const v1::GetMemberStatusRequest* request,
     v1::GetMemberStatusResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               metrics_, "GetMemberStatus", &ValidateGetMemberStatusRequest,
+  return Relay(context, *request, response, client_, calls_, options_, "GetMemberStatus", &ValidateGetMemberStatusRequest,
                &MxClient::GetMemberStatus);
 }
 
 grpc::ServerUnaryReactor* MemberService::ResumeMember(
     grpc::CallbackServerContext* context, const v1::ResumeMemberRequest* request,
     v1::ResumeMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               metrics_, "ResumeMember", &ValidateResumeMemberRequest,
+  return Relay(context, *request, response, client_, calls_, options_, "ResumeMember", &ValidateResumeMemberRequest,
                &MxClient::ResumeMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::DeleteMember(
     grpc::CallbackServerContext* context, const v1::DeleteMemberRequest* request,
     v1::DeleteMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, default_version_, log_,
-               metrics_, "DeleteMember", &ValidateDeleteMemberRequest,
+  return Relay(context, *request, response, client_, calls_, options_, "DeleteMember", &ValidateDeleteMemberRequest,
                &MxClient::DeleteMember);
 }
 
 grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>*
 MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
                                  const v1::WatchMemberStatusRequest* request) {
-  CallLog log(log_, metrics_, kWatchMethod, ReadCallMetadata(*context),
+  CallLog log(options_.log, options_.metrics, kWatchMethod, ReadCallMetadata(*context),
               request->user_identifier());
   const auto refuse = [&log](const absl::Status& status) {
     const grpc::Status refusal = ToGrpcStatus(status);
@@ -676,13 +701,20 @@ MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
     return new RefusedWatch(refusal);
   };
   absl::StatusOr<MxApiVersion> version =
-      ValidateWatchMemberStatusRequest(*request, default_version_);
+      ValidateWatchMemberStatusRequest(*request, options_.default_version);
   if (!version.ok()) return refuse(version.status());
-  auto* reactor = new WatchReactor(client_, calls_, poll_limiter_, watch_, *request,
-                                   *version, DeadlineOf(*context), log);
-  if (!calls_.Add(reactor)) {
-    delete reactor;  // never handed to gRPC
-    return refuse(DrainingError());
+  auto* reactor = new WatchReactor(client_, calls_, poll_limiter_, options_.watch,
+                                   *request, *version, DeadlineOf(*context), log);
+  switch (calls_.Add(reactor, CallsInFlight::Kind::kWatch)) {
+    case CallsInFlight::Admission::kAdmitted:
+      break;
+    case CallsInFlight::Admission::kDraining:
+      delete reactor;  // never handed to gRPC
+      return refuse(DrainingError());
+    case CallsInFlight::Admission::kOverloaded:
+      delete reactor;
+      return refuse(OverloadedError(*context, "watches", options_.limits.max_watches,
+                                    options_.limits.retry_delay));
   }
   reactor->Start();
   return reactor;

@@ -10,9 +10,8 @@
 #ifndef MXGATE_SERVICE_MEMBER_SERVICE_H_
 #define MXGATE_SERVICE_MEMBER_SERVICE_H_
 
-#include <set>
-
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
@@ -26,6 +25,8 @@ namespace mxgate {
 
 // ErrorInfo reason of every call refused or ended because the server drains.
 inline constexpr char kReasonDraining[] = "DRAINING";
+// ErrorInfo reason of a call refused because too many are in flight.
+inline constexpr char kReasonOverloaded[] = "OVERLOADED";
 
 // How WatchMemberStatus polls MX.
 struct WatchOptions {
@@ -36,6 +37,18 @@ struct WatchOptions {
   double backoff = 2.0;
   // Bounds per member and for the whole server (PollLimiter).
   PollLimiter::Options limits;
+};
+
+// Bounds on the calls in flight, so that memory stays bounded under
+// overload: a call beyond them is refused at once with UNAVAILABLE (reason
+// OVERLOADED), a RetryInfo of `retry_delay`, and the same delay as
+// `grpc-retry-pushback-ms` trailing metadata, which gRPC's retry policy
+// obeys. Unary calls and watches are counted apart, so that long-lived
+// watches cannot starve CreateMember.
+struct CallLimits {
+  int max_unary_calls = 4096;
+  int max_watches = 4096;
+  absl::Duration retry_delay = absl::Milliseconds(250);
 };
 
 // Why a watch ends on this status; UNSPECIFIED while the member is still on
@@ -62,8 +75,14 @@ class TrackedCall {
 // in its OnDone, so a call counts until its status has been sent.
 class CallsInFlight {
  public:
-  // Tracks `call`; false (and not tracked) once draining.
-  bool Add(TrackedCall* call);
+  enum class Kind { kUnary, kWatch };
+  enum class Admission { kAdmitted, kDraining, kOverloaded };
+
+  explicit CallsInFlight(const CallLimits& limits) : limits_(limits) {}
+
+  // Tracks `call` when admitted; refused (and not tracked) once draining,
+  // or when as many calls of its kind as the limit are in flight.
+  Admission Add(TrackedCall* call, Kind kind);
   // A no-op for a call never added.
   void Remove(TrackedCall* call);
   // Refuses later Adds and tells each call; returns how many are in flight.
@@ -75,9 +94,11 @@ class CallsInFlight {
   int count() const;
 
  private:
+  const CallLimits limits_;
   mutable absl::Mutex mu_;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
-  std::set<TrackedCall*> calls_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<TrackedCall*, Kind> calls_ ABSL_GUARDED_BY(mu_);
+  int watches_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace internal
@@ -85,13 +106,19 @@ class CallsInFlight {
 class MemberService final
     : public ::mx::platform::v1::MemberService::CallbackService {
  public:
-  // `client` must outlive the service. `default_version` is used when a
-  // request names no `accept_version`. Each finished call is written to
-  // `log` and counted in `metrics` when given (each must outlive the
-  // service).
-  MemberService(MxClient& client, MxApiVersion default_version,
-                WatchOptions watch = WatchOptions(), AccessLog* log = nullptr,
-                Metrics* metrics = nullptr);
+  struct Options {
+    // Used when a request names no `accept_version`.
+    MxApiVersion default_version = kDefaultMxApiVersion;
+    WatchOptions watch;
+    CallLimits limits;
+    // Each finished call is written to `log` and counted in `metrics` when
+    // given (each must outlive the service).
+    AccessLog* log = nullptr;
+    Metrics* metrics = nullptr;
+  };
+
+  // `client` must outlive the service.
+  MemberService(MxClient& client, Options options);
 
   // Each unary RPC refuses invalid input with INVALID_ARGUMENT before MX
   // is called, otherwise relays MX's answer (see member_service.proto). A
@@ -152,10 +179,7 @@ class MemberService final
 
  private:
   MxClient& client_;
-  const MxApiVersion default_version_;
-  const WatchOptions watch_;
-  AccessLog* const log_;
-  Metrics* const metrics_;
+  const Options options_;
   PollLimiter poll_limiter_;
   internal::CallsInFlight calls_;
 };

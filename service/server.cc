@@ -33,8 +33,8 @@ MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
     : transport_(std::move(options.transport)),
       client_(std::move(options.mx), transport_, with_metrics ? &metrics_ : nullptr),
       log_(options.log_level),
-      service_(client_, options.api_version, options.watch, &log_,
-               with_metrics ? &metrics_ : nullptr) {
+      service_(client_, {options.api_version, options.watch, options.call_limits, &log_,
+                         with_metrics ? &metrics_ : nullptr}) {
   if (!with_metrics) return;
   metrics_.AddSource("mxgate_calls_in_flight",
                      "MemberService calls (unary and watches) not finished yet.",

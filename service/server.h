@@ -35,6 +35,8 @@ struct ServerOptions {
   RestMxClient::Options mx;
   CurlTransport::Options transport;
   WatchOptions watch;
+  // Calls in flight beyond these are refused at once (member_service.h).
+  CallLimits call_limits;
   // One JSON line per finished RPC on stderr, at this level and above.
   AccessLog::Level log_level = AccessLog::Level::kInfo;
   // HOST:PORT serving Prometheus' GET /metrics (metrics.h); empty: none

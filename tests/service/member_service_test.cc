@@ -52,6 +52,16 @@ constexpr absl::Duration kWait = absl::Seconds(30);
 // test can tell it from a hard-coded default.
 constexpr MxApiVersion kServerDefault = MxApiVersion::kV20111101;
 
+MemberService::Options ServiceOptions(const WatchOptions& watch, AccessLog* log,
+                                      const CallLimits& limits = CallLimits()) {
+  MemberService::Options options;
+  options.default_version = kServerDefault;
+  options.watch = watch;
+  options.limits = limits;
+  options.log = log;
+  return options;
+}
+
 // Stands in for MX: keeps each call's `done` until the test completes it.
 class FakeMxClient final : public MxClient {
  public:
@@ -311,6 +321,7 @@ class ClientCall {
 
   void Cancel() { context_.TryCancel(); }
   absl::Time deadline() const { return deadline_; }
+  const grpc::ClientContext& context() const { return context_; }
   const v1::CreateMemberResponse& response() const { return response_; }
 
  private:
@@ -392,7 +403,8 @@ constexpr char kTraceparent[] =
 
 class MemberServiceTest : public ::testing::Test {
  protected:
-  MemberServiceTest() {
+  explicit MemberServiceTest(const CallLimits& limits = CallLimits())
+      : service_(fake_, ServiceOptions(WatchOptions(), &log_.log(), limits)) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
@@ -420,7 +432,7 @@ class MemberServiceTest : public ::testing::Test {
 
   FakeMxClient fake_;
   LogLines log_;
-  MemberService service_{fake_, kServerDefault, WatchOptions(), &log_.log()};
+  MemberService service_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::MemberService::Stub> stub_;
@@ -814,6 +826,95 @@ TEST_F(MemberServiceTest, AbortingCallsInFlightCancelsTheirMxCalls) {
   EXPECT_TRUE(service_.AwaitNoCallsInFlight(absl::Now() + kWait));
 }
 
+// --- overload ---
+
+TEST(CallsInFlight, AdmitsUpToEachKindsLimitThenRefusesUntilOneEnds) {
+  struct Call : internal::TrackedCall {
+    void OnDrain() override {}
+    void Abort() override {}
+  } unary[3], watch[2];
+  CallLimits limits;
+  limits.max_unary_calls = 2;
+  limits.max_watches = 1;
+  internal::CallsInFlight calls(limits);
+  using Admission = internal::CallsInFlight::Admission;
+  using Kind = internal::CallsInFlight::Kind;
+  EXPECT_EQ(calls.Add(&unary[0], Kind::kUnary), Admission::kAdmitted);
+  EXPECT_EQ(calls.Add(&unary[1], Kind::kUnary), Admission::kAdmitted);
+  EXPECT_EQ(calls.Add(&unary[2], Kind::kUnary), Admission::kOverloaded);
+  // Watches have their own bound: full unary calls do not refuse one.
+  EXPECT_EQ(calls.Add(&watch[0], Kind::kWatch), Admission::kAdmitted);
+  EXPECT_EQ(calls.Add(&watch[1], Kind::kWatch), Admission::kOverloaded);
+  EXPECT_EQ(calls.count(), 3);
+
+  calls.Remove(&unary[0]);
+  calls.Remove(&unary[2]);  // never added: a no-op
+  EXPECT_EQ(calls.Add(&unary[2], Kind::kUnary), Admission::kAdmitted);
+  EXPECT_EQ(calls.Add(&unary[0], Kind::kUnary), Admission::kOverloaded);
+  calls.Remove(&watch[0]);
+  EXPECT_EQ(calls.Add(&watch[1], Kind::kWatch), Admission::kAdmitted);
+
+  calls.StartDraining();
+  calls.Remove(&unary[1]);
+  EXPECT_EQ(calls.Add(&unary[0], Kind::kUnary), Admission::kDraining);
+}
+
+CallLimits TwoUnaryCalls() {
+  CallLimits limits;
+  limits.max_unary_calls = 2;
+  limits.retry_delay = absl::Milliseconds(300);
+  return limits;
+}
+
+class OverloadTest : public MemberServiceTest {
+ protected:
+  OverloadTest() : MemberServiceTest(TwoUnaryCalls()) {}
+};
+
+TEST_F(OverloadTest, RefusesACallBeyondTheLimitAtOnceWithPushback) {
+  ClientCall first(*stub_, ValidRequest());
+  ClientCall second(*stub_, ValidRequest());
+  const std::vector<FakeMxClient::Call> at_mx = fake_.WaitForCalls(2);
+  ASSERT_EQ(at_mx.size(), 2u);
+
+  ClientCall refused(*stub_, ValidRequest());
+  const grpc::Status& status = refused.Wait();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(),
+            "mxgate has 2 unary calls in flight, its limit: retry later or on another "
+            "replica");
+  const google::rpc::Status details = DetailsOf(status);
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), kReasonOverloaded);
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(details.details(1).UnpackTo(&retry));
+  EXPECT_EQ(retry.retry_delay().seconds(), 0);
+  EXPECT_EQ(retry.retry_delay().nanos(), 300000000);
+  const auto& trailers = refused.context().GetServerTrailingMetadata();
+  const auto pushback = trailers.find("grpc-retry-pushback-ms");
+  ASSERT_NE(pushback, trailers.end());
+  EXPECT_EQ(std::string(pushback->second.data(), pushback->second.size()), "300");
+  EXPECT_EQ(fake_.calls().size(), 2u) << "a refused call reached MX";
+
+  // An invalid request is still refused as such.
+  v1::CreateMemberRequest invalid = ValidRequest();
+  invalid.set_user_identifier("");
+  ClientCall bad(*stub_, invalid);
+  EXPECT_EQ(bad.Wait().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Once a call ends (either: they reach MX in any order), the next one is
+  // admitted. A call counts until gRPC is done with it, just after the
+  // client has its status.
+  ASSERT_TRUE(fake_.Complete(at_mx[0].id, MxResponse()));
+  for (int i = 0; i < 200 && service_.calls_in_flight() > 1; ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ClientCall admitted(*stub_, ValidRequest());
+  EXPECT_EQ(fake_.WaitForCalls(3).size(), 3u);
+}
+
 // --- WatchMemberStatus ---
 
 v1::MemberStatus StatusOf(v1::ConnectionStatus connection, bool aggregating) {
@@ -871,7 +972,7 @@ class WatchTest : public ::testing::Test {
     watch.max_interval = absl::Milliseconds(4);
     watch.limits.member_interval = absl::ZeroDuration();
     watch.limits.polls_per_second = 100000;
-    service_ = std::make_unique<MemberService>(fake_, kServerDefault, watch, &log_.log());
+    service_ = std::make_unique<MemberService>(fake_, ServiceOptions(watch, &log_.log()));
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
