@@ -23,6 +23,13 @@ struct HttpRequest {
   std::string body;     // sent as is; may hold secrets, never log it
   // The transfer is aborted with DEADLINE_EXCEEDED at this time.
   absl::Time deadline = absl::InfiniteFuture();
+  // Not sent before this time (a retry's backoff); holds no connection
+  // meanwhile.
+  absl::Time not_before = absl::InfinitePast();
+  // MX acting on this request twice has the effect of acting once (a read,
+  // or a create whose member id MX refuses to repeat), so it may be sent
+  // again even when an earlier copy may have reached MX.
+  bool idempotent = false;
 };
 
 // Any HTTP answer, whatever its status, is a transport success.

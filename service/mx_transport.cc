@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <map>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "absl/base/call_once.h"
+#include "absl/random/random.h"
+#include "absl/random/distributions.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,8 +40,25 @@ struct Transfer {
   bool too_large = false;
   bool attempted = false;       // OnPrerequest ran once
   bool resend_refused = false;  // OnPrerequest stopped a second attempt
+  int retries = 0;              // our own, after a failed attempt
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
+
+// Failures for which sending again could help: nothing reached MX, and the
+// cause may pass (a refused or timed-out connect, a reset connection), not
+// a certificate or URL that will fail the same way.
+bool MayPass(CURLcode code) {
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return false;
+    default:
+      return true;
+  }
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
@@ -82,7 +102,8 @@ bool IsSafeToResend(absl::string_view method) {
 int OnPrerequest(void* user, char* /*primary_ip*/, char* /*local_ip*/,
                  int /*primary_port*/, int /*local_port*/) {
   auto* transfer = static_cast<Transfer*>(user);
-  if (transfer->attempted && !IsSafeToResend(transfer->request.method)) {
+  if (transfer->attempted && !IsSafeToResend(transfer->request.method) &&
+      !transfer->request.idempotent) {
     transfer->resend_refused = true;
     return CURL_PREREQFUNC_ABORT;
   }
@@ -118,8 +139,10 @@ class CurlTransport::Loop {
   // whichever handle closes it).
   std::atomic<int64_t> open_connections{0};
   std::atomic<int64_t> connections_opened{0};
+  std::atomic<int64_t> retries{0};
 
-  explicit Loop(Options options) : options_(std::move(options)) {
+  explicit Loop(Options options)
+      : options_(std::move(options)), budget_(options_.retry) {
     absl::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_idle_connections);
@@ -138,6 +161,7 @@ class CurlTransport::Loop {
   }
 
   TransferId Send(HttpRequest request, Callback done) {
+    budget_.Deposit();
     auto transfer = std::make_unique<Transfer>();
     transfer->request = std::move(request);
     transfer->done = std::move(done);
@@ -190,15 +214,15 @@ class CurlTransport::Loop {
       }
       for (auto& transfer : incoming) Start(std::move(transfer));
       for (TransferId id : cancelled) {
-        auto it = running_.find(id);
-        if (it == running_.end()) continue;  // already finished
-        Complete(std::move(it->second),
+        std::unique_ptr<Transfer> transfer = TakeRunningOrDelayed(id);
+        if (transfer == nullptr) continue;  // already finished
+        Complete(std::move(transfer),
                  MakeError(absl::StatusCode::kCancelled,
                            "the call was cancelled before MX answered",
                            kReasonCancelled));
-        running_.erase(it);
       }
       if (stopping) break;
+      StartDueTransfers();
 
       int still_running = 0;
       curl_multi_perform(multi_, &still_running);
@@ -213,15 +237,19 @@ class CurlTransport::Loop {
         running_.erase(it);
         Finish(std::move(transfer), result);
       }
-      curl_multi_poll(multi_, nullptr, 0, /*timeout_ms=*/1000, nullptr);
+      curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
     }
-    // Shutdown: whatever still runs is cancelled, and its caller told so.
-    for (auto& [id, transfer] : running_) {
-      Complete(std::move(transfer),
-               MakeError(absl::StatusCode::kCancelled,
-                         "mxgate is shutting down", kReasonCancelled));
+    // Shutdown: whatever still runs or waits is cancelled, and its caller
+    // told so.
+    for (auto* transfers : {&running_, &delayed_}) {
+      for (auto& [id, transfer] : *transfers) {
+        Complete(std::move(transfer),
+                 MakeError(absl::StatusCode::kCancelled,
+                           "mxgate is shutting down", kReasonCancelled));
+      }
+      transfers->clear();
     }
-    running_.clear();
+    delayed_by_time_.clear();
     // Callbacks run without the lock held: one may call Send or Cancel.
     std::vector<std::unique_ptr<Transfer>> never_started;
     {
@@ -234,10 +262,20 @@ class CurlTransport::Loop {
     }
   }
 
+  // A transfer whose `not_before` is still ahead waits in delayed_ (no
+  // curl handle, no connection) until StartDueTransfers starts it.
   void Start(std::unique_ptr<Transfer> transfer) {
-    const absl::Duration left = transfer->request.deadline - absl::Now();
+    const absl::Time now = absl::Now();
+    const absl::Duration left = transfer->request.deadline - now;
     const int64_t timeout_ms = absl::ToInt64Milliseconds(left);
-    if (timeout_ms <= 0) {
+    if (transfer->request.not_before > now && timeout_ms > 0 &&
+        transfer->request.not_before < transfer->request.deadline) {
+      delayed_by_time_.emplace(transfer->request.not_before, transfer->id);
+      const TransferId id = transfer->id;
+      delayed_.emplace(id, std::move(transfer));
+      return;
+    }
+    if (timeout_ms <= 0 || transfer->request.not_before >= transfer->request.deadline) {
       transfer->done(MakeError(absl::StatusCode::kDeadlineExceeded,
                                "the deadline passed before the request to MX "
                                "was sent; nothing was sent",
@@ -310,6 +348,7 @@ class CurlTransport::Loop {
                              : curl_easy_strerror(result);
     if (transfer->resend_refused) detail = "it closed before MX answered";
     absl::Status status;
+    bool may_retry = false;
     if (transfer->too_large) {
       status = MakeError(absl::StatusCode::kResourceExhausted,
                          absl::StrCat("MX's answer exceeded ",
@@ -328,6 +367,7 @@ class CurlTransport::Loop {
       status = MakeError(absl::StatusCode::kUnavailable,
                          absl::StrCat("could not reach MX: ", detail),
                          kReasonUpstreamUnreachable);
+      may_retry = MayPass(result);
     } else {
       status = MakeError(
           absl::StatusCode::kUnknown,
@@ -335,8 +375,75 @@ class CurlTransport::Loop {
                        "sent, so MX may have acted on it: ",
                        detail),
           kReasonUpstreamOutcomeUnknown);
+      may_retry = transfer->request.idempotent;
     }
+    if (may_retry && Retry(transfer)) return;
     Complete(std::move(transfer), std::move(status));
+  }
+
+  // Sends a failed transfer again after a jittered backoff, when attempts
+  // and the retry budget are left and the backoff ends before the deadline.
+  // True when `transfer` was taken for that.
+  bool Retry(std::unique_ptr<Transfer>& transfer) {
+    const RetryOptions& retry = options_.retry;
+    if (transfer->retries + 1 >= retry.max_attempts) return false;
+    const absl::Time now = absl::Now();
+    // Full jitter: uniform in [0, min(max, initial * 2^retries)].
+    const absl::Duration cap = std::min(
+        retry.max_backoff, retry.initial_backoff * (int64_t{1} << std::min(transfer->retries, 20)));
+    const absl::Duration backoff =
+        absl::Nanoseconds(absl::Uniform<int64_t>(random_, 0, absl::ToInt64Nanoseconds(cap) + 1));
+    if (now + backoff >= transfer->request.deadline) return false;
+    if (!budget_.TryWithdraw(now)) return false;
+    curl_multi_remove_handle(multi_, transfer->easy);
+    ReturnEasy(transfer->easy);
+    transfer->easy = nullptr;
+    curl_slist_free_all(transfer->header_list);
+    transfer->header_list = nullptr;
+    transfer->response = HttpResponse();
+    transfer->too_large = false;
+    transfer->attempted = false;
+    transfer->resend_refused = false;
+    transfer->error_buffer[0] = '\0';
+    ++transfer->retries;
+    retries.fetch_add(1, std::memory_order_relaxed);
+    transfer->request.not_before = now + backoff;
+    Start(std::move(transfer));
+    return true;
+  }
+
+  void StartDueTransfers() {
+    const absl::Time now = absl::Now();
+    while (!delayed_by_time_.empty() && delayed_by_time_.begin()->first <= now) {
+      const TransferId id = delayed_by_time_.begin()->second;
+      delayed_by_time_.erase(delayed_by_time_.begin());
+      auto it = delayed_.find(id);
+      if (it == delayed_.end()) continue;  // cancelled meanwhile
+      std::unique_ptr<Transfer> transfer = std::move(it->second);
+      delayed_.erase(it);
+      transfer->request.not_before = absl::InfinitePast();
+      Start(std::move(transfer));
+    }
+  }
+
+  // Up to 1 s, and no later than the next delayed start.
+  int PollTimeoutMs() const {
+    if (delayed_by_time_.empty()) return 1000;
+    const absl::Duration until = delayed_by_time_.begin()->first - absl::Now();
+    return static_cast<int>(std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1))), 0, 1000));
+  }
+
+  // Removes the transfer from running_ or delayed_; null when in neither.
+  std::unique_ptr<Transfer> TakeRunningOrDelayed(TransferId id) {
+    for (auto* transfers : {&running_, &delayed_}) {
+      auto it = transfers->find(id);
+      if (it == transfers->end()) continue;
+      std::unique_ptr<Transfer> transfer = std::move(it->second);
+      transfers->erase(it);
+      return transfer;
+    }
+    return nullptr;
   }
 
   static bool RequestLeft(CURL* easy) {
@@ -382,8 +489,13 @@ class CurlTransport::Loop {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   TransferId next_id_ ABSL_GUARDED_BY(mu_) = 1;
 
+  RetryBudget budget_;
+
   // Loop thread only.
+  absl::BitGen random_;
   std::unordered_map<TransferId, std::unique_ptr<Transfer>> running_;
+  std::unordered_map<TransferId, std::unique_ptr<Transfer>> delayed_;
+  std::multimap<absl::Time, TransferId> delayed_by_time_;
   std::vector<CURL*> idle_easy_;
 };
 
@@ -396,6 +508,33 @@ int64_t CurlTransport::open_connections() const {
 
 int64_t CurlTransport::connections_opened() const {
   return loop_->connections_opened.load(std::memory_order_relaxed);
+}
+
+int64_t CurlTransport::retries() const {
+  return loop_->retries.load(std::memory_order_relaxed);
+}
+
+RetryBudget::RetryBudget(const RetryOptions& options)
+    : ratio_(options.budget_ratio),
+      per_second_(options.budget_per_second),
+      max_tokens_(std::max(1.0, options.budget_per_second)),
+      tokens_(max_tokens_) {}
+
+void RetryBudget::Deposit() {
+  absl::MutexLock lock(&mu_);
+  tokens_ = std::min(max_tokens_, tokens_ + ratio_);
+}
+
+bool RetryBudget::TryWithdraw(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (last_refill_ != absl::InfinitePast()) {
+    tokens_ = std::min(max_tokens_,
+                       tokens_ + per_second_ * absl::ToDoubleSeconds(now - last_refill_));
+  }
+  last_refill_ = now;
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
 }
 
 CurlTransport::~CurlTransport() = default;

@@ -14,7 +14,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/http_message.h"
 
@@ -48,12 +50,47 @@ class HttpTransport {
   //  - RESOURCE_EXHAUSTED (UPSTREAM_RESPONSE_TOO_LARGE): the answer
   //    exceeded the size limit;
   //  - CANCELLED: Cancel() or shutdown came first.
-  // `done` must not block: it runs on the event loop.
+  // `done` must not block: it runs on the event loop. CurlTransport first
+  // sends again on its own where that is safe (RetryOptions); `done` then
+  // gets the last attempt's outcome.
   virtual TransferId Send(HttpRequest request, Callback done) = 0;
 
   // Aborts the transfer if it is still running (its `done` then runs with
   // CANCELLED); a no-op otherwise. Thread-safe.
   virtual void Cancel(TransferId id) = 0;
+};
+
+// When and how often the transport sends a failed request again on its
+// own. Only safe failures qualify: nothing reached MX (UPSTREAM_UNREACHABLE,
+// short of certificate or URL errors), or the request is marked idempotent
+// (HttpRequest::idempotent) and its outcome is unknown. Each retry waits a
+// jittered exponential backoff, never past the request's deadline.
+struct RetryOptions {
+  int max_attempts = 3;  // the first send included; 1 disables retries
+  absl::Duration initial_backoff = absl::Milliseconds(25);
+  absl::Duration max_backoff = absl::Seconds(1);
+  // A budget keeps retries from multiplying load on a failing MX: each
+  // request earns `budget_ratio` of a retry, plus `budget_per_second`
+  // retries a second (also the most that can be saved up).
+  double budget_ratio = 0.1;
+  double budget_per_second = 10;
+};
+
+// A token bucket of retries (RetryOptions). Thread-safe.
+class RetryBudget {
+ public:
+  explicit RetryBudget(const RetryOptions& options);
+  void Deposit();
+  // Takes one retry when one is left at `now`.
+  bool TryWithdraw(absl::Time now);
+
+ private:
+  const double ratio_;
+  const double per_second_;
+  const double max_tokens_;
+  absl::Mutex mu_;
+  double tokens_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_refill_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 class CurlTransport final : public HttpTransport {
@@ -68,6 +105,7 @@ class CurlTransport final : public HttpTransport {
     // PEM bundle to verify MX's certificate against; empty means the
     // system's. Verification is never disabled.
     std::string ca_file;
+    RetryOptions retry;
   };
 
   explicit CurlTransport(Options options);
@@ -83,6 +121,8 @@ class CurlTransport final : public HttpTransport {
   // Connections to MX open now, and opened since start. Thread-safe.
   int64_t open_connections() const;
   int64_t connections_opened() const;
+  // Requests sent again after a failed attempt (RetryOptions).
+  int64_t retries() const;
 
  private:
   class Loop;

@@ -536,6 +536,20 @@ std::vector<std::string> Samples(const std::string& exposition, absl::string_vie
   return samples;
 }
 
+// The samples of `name` at `url` once they equal `expected`, or after 2 s.
+// For mxgate_calls_in_flight: a call counts until gRPC is done with it,
+// just after the client has its status.
+std::vector<std::string> SamplesOnceEqual(const std::string& url, absl::string_view name,
+                                          const std::vector<std::string>& expected) {
+  std::vector<std::string> samples;
+  for (int i = 0; i < 100; ++i) {
+    samples = Samples(::mxgate::testing::HttpGet(url), name);
+    if (samples == expected) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return samples;
+}
+
 TEST(GatewayMetrics, CountRpcsByCodeUpstreamAnswersByStatusAndConnections) {
   RecordingUpstream upstream;
   upstream.Enqueue({202, {{"Content-Type", "application/json"}}, kMemberBody});
@@ -573,7 +587,9 @@ TEST(GatewayMetrics, CountRpcsByCodeUpstreamAnswersByStatusAndConnections) {
   EXPECT_THAT(Samples(text, "mxgate_upstream_request_seconds_count"),
               ElementsAre(R"(mxgate_upstream_request_seconds_count{operation="createMember"} 2)"));
   EXPECT_THAT(Samples(text, "mxgate_upstream_failures_total"), ::testing::IsEmpty());
-  EXPECT_THAT(Samples(text, "mxgate_calls_in_flight"), ElementsAre("mxgate_calls_in_flight 0"));
+  EXPECT_THAT(SamplesOnceEqual("http://" + gateway.metrics_address() + "/metrics",
+                               "mxgate_calls_in_flight", {"mxgate_calls_in_flight 0"}),
+              ElementsAre("mxgate_calls_in_flight 0"));
   // Both upstream requests went over one kept-alive connection.
   EXPECT_EQ(upstream.connections(), 1);
   EXPECT_THAT(Samples(text, "mxgate_upstream_connections_open"),
@@ -614,15 +630,8 @@ TEST(GatewayMetrics, UpstreamFailuresAreCountedByReasonAndCallsInFlightShown) {
   EXPECT_THAT(Samples(text, "mxgate_upstream_failures_total"),
               ElementsAre(R"(mxgate_upstream_failures_total{operation="createMember",)"
                           R"(reason="UPSTREAM_TIMEOUT"} 1)"));
-  // A call counts until gRPC is done with it, just after the client has
-  // its status.
-  std::vector<std::string> in_flight;
-  for (int i = 0; i < 100; ++i) {
-    in_flight = Samples(::mxgate::testing::HttpGet(url), "mxgate_calls_in_flight");
-    if (in_flight == std::vector<std::string>{"mxgate_calls_in_flight 0"}) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  EXPECT_THAT(in_flight, ElementsAre("mxgate_calls_in_flight 0"));
+  EXPECT_THAT(SamplesOnceEqual(url, "mxgate_calls_in_flight", {"mxgate_calls_in_flight 0"}),
+              ElementsAre("mxgate_calls_in_flight 0"));
 }
 
 // ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ namespace mxgate {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using ::testing::Pair;
 using ::testing::SizeIs;
 
@@ -251,6 +252,37 @@ TEST_F(CurlTransportTest, ReusesOneConnectionForSequentialRequests) {
   EXPECT_EQ(transport_->open_connections(), 1);
 }
 
+TEST_F(CurlTransportTest, SendsNothingBeforeNotBefore) {
+  HttpRequest request = Request("POST", "/later", "{}");
+  const absl::Time not_before = absl::Now() + absl::Milliseconds(150);
+  request.not_before = not_before;
+  std::shared_ptr<Outcome> outcome = Send(std::move(request));
+  const absl::StatusOr<HttpResponse> result = Await(*outcome);
+  ASSERT_TRUE(result.ok()) << result.status();
+  // A lower bound only: the answer cannot come before the request left.
+  EXPECT_GE(absl::Now(), not_before);
+  EXPECT_THAT(upstream_.requests(), SizeIs(1));
+}
+
+TEST_F(CurlTransportTest, CancelsAWaitingTransferWithoutSendingIt) {
+  HttpRequest request = Request("POST", "/never", "{}");
+  request.not_before = request.deadline - absl::Seconds(1);
+  std::shared_ptr<Outcome> outcome = Send(std::move(request));
+  transport_->Cancel(outcome->id);
+  EXPECT_EQ(Await(*outcome).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(upstream_.requests(), IsEmpty());
+  EXPECT_EQ(transport_->connections_opened(), 0);
+}
+
+TEST_F(CurlTransportTest, TimesOutAWaitThatOutlastsTheDeadline) {
+  HttpRequest request = Request("POST", "/too-late", "{}");
+  request.deadline = absl::Now() + absl::Milliseconds(100);
+  request.not_before = absl::Now() + absl::Seconds(30);
+  const absl::StatusOr<HttpResponse> result = Await(*Send(std::move(request)));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(upstream_.requests(), IsEmpty());
+}
+
 TEST_F(CurlTransportTest, CountsAConnectionClosedByACancelledTransfer) {
   EXPECT_EQ(transport_->open_connections(), 0);
   std::shared_ptr<Outcome> slow = SendSlowRequest();
@@ -355,6 +387,74 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<DroppedConnectionCase>& info) {
       return std::string(info.param.name);
     });
+
+// ------------------------------------------------------------ retries
+
+TEST_F(CurlTransportTest, SendsAnIdempotentRequestAgainAfterAnUnknownOutcome) {
+  upstream_.Enqueue(CloseWithoutAnswer());
+  upstream_.Enqueue(Answer(409, "exists"));
+  HttpRequest request = Request("POST", "/users/u1/members", R"({"member":{"id":"m1"}})");
+  request.idempotent = true;
+
+  const absl::StatusOr<HttpResponse> result = Await(*Send(std::move(request)));
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status_code, 409);
+  ASSERT_THAT(upstream_.requests(), SizeIs(2));
+  EXPECT_EQ(upstream_.requests()[1].body, R"({"member":{"id":"m1"}})");
+  EXPECT_EQ(transport_->retries(), 1);
+}
+
+TEST_F(CurlTransportTest, RetriesAnUnreachableUpstreamUpToMaxAttempts) {
+  HttpRequest request = Request("POST", "/members", "{}");
+  request.url = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/members");
+
+  ExpectError(Await(*Send(std::move(request))), absl::StatusCode::kUnavailable,
+              kReasonUpstreamUnreachable);
+  EXPECT_EQ(transport_->retries(), RetryOptions().max_attempts - 1);
+}
+
+TEST(CurlTransportRetries, NoRetryWhoseBackoffWouldPassTheDeadline) {
+  CurlTransport::Options options;
+  options.retry.initial_backoff = absl::Seconds(60);
+  options.retry.max_backoff = absl::Seconds(60);
+  CurlTransport transport(options);
+  HttpRequest request;
+  request.method = "GET";
+  request.url = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/members");
+  request.deadline = absl::Now() + absl::Milliseconds(300);
+  absl::Notification done;
+  absl::StatusOr<HttpResponse> result;
+  transport.Send(std::move(request), [&](absl::StatusOr<HttpResponse> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWait));
+  // Either no retry fit before the deadline, or the jitter drew a short
+  // one; never a wait past the deadline.
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LE(transport.retries(), 2);
+}
+
+TEST(RetryBudget, AllowsBurstThenEarnsRetriesFromRequestsAndTime) {
+  RetryOptions options;
+  options.budget_ratio = 0.5;
+  options.budget_per_second = 2;
+  RetryBudget budget(options);
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  // Two saved up at the start (the per-second rate is also the cap).
+  EXPECT_TRUE(budget.TryWithdraw(start));
+  EXPECT_TRUE(budget.TryWithdraw(start));
+  EXPECT_FALSE(budget.TryWithdraw(start));
+  // Two requests earn one retry.
+  budget.Deposit();
+  budget.Deposit();
+  EXPECT_TRUE(budget.TryWithdraw(start));
+  EXPECT_FALSE(budget.TryWithdraw(start));
+  // Half a second earns one more.
+  EXPECT_TRUE(budget.TryWithdraw(start + absl::Milliseconds(500)));
+  EXPECT_FALSE(budget.TryWithdraw(start + absl::Milliseconds(500)));
+}
 
 // ------------------------------------------------------ cancel, shutdown
 
