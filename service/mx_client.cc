@@ -52,6 +52,32 @@ std::string MemberPath(const Request& request) {
                       PercentEncodePathSegment(request.member_identifier()));
 }
 
+// An unknown outcome of a create MX refuses to repeat (the member has an
+// id): retrying is safe, so the caller gets UNAVAILABLE rather than
+// UNKNOWN.
+absl::StatusOr<v1::CreateMemberResponse> SafeToRetry(
+    absl::StatusOr<v1::CreateMemberResponse> result) {
+  if (result.status().code() != absl::StatusCode::kUnknown) return result;
+  const auto info = GetErrorInfo(result.status());
+  if (!info.has_value() || info->reason() != kReasonUpstreamOutcomeUnknown) return result;
+  return MakeError(absl::StatusCode::kUnavailable,
+                   absl::StrCat(result.status().message(),
+                                "; retrying the same request is safe: MX refuses a second "
+                                "member with the same id"),
+                   kReasonUpstreamOutcomeUnknown);
+}
+
+// Whether `status` came from the transport (no HTTP answer) rather than
+// from MX's answer.
+bool IsTransportFailure(const absl::Status& status) {
+  const auto info = GetErrorInfo(status);
+  if (!info.has_value()) return false;
+  const std::string& reason = info->reason();
+  return reason == kReasonUpstreamTimeout || reason == kReasonUpstreamUnreachable ||
+         reason == kReasonUpstreamOutcomeUnknown || reason == kReasonCancelled ||
+         reason == kReasonUpstreamResponseTooLarge;
+}
+
 }  // namespace
 
 HttpRequest RestMxClient::BuildRequest(absl::string_view method,
@@ -127,8 +153,73 @@ MxClient::CallId RestMxClient::CreateMember(const v1::CreateMemberRequest& reque
                                             MxApiVersion version, absl::Time deadline,
                                             const CallMetadata& metadata,
                                             CreateMemberCallback done) {
-  return Send("createMember", BuildCreateMemberRequest(request, version, deadline, metadata),
-              &MapCreateMemberAnswer, std::move(done));
+  const std::string& request_id = request.request_id();
+  std::string member_id = request.member().id();
+  HttpRequest http;
+  if (member_id.empty() && !request_id.empty()) {
+    v1::CreateMemberRequest with_id = request;
+    with_id.mutable_member()->set_id(request_id);
+    member_id = request_id;
+    http = BuildCreateMemberRequest(with_id, version, deadline, metadata);
+  } else {
+    http = BuildCreateMemberRequest(request, version, deadline, metadata);
+  }
+  // MX refuses a second member with the same id, so a copy that reaches MX
+  // twice creates one member; the 409 is then answered by a read-back.
+  http.idempotent = !request_id.empty();
+  CreateMemberCallback answer;
+  if (request_id.empty()) {
+    answer = [retry_is_safe = !member_id.empty(),
+              done = std::move(done)](absl::StatusOr<v1::CreateMemberResponse> result) {
+      done(retry_is_safe ? SafeToRetry(std::move(result)) : std::move(result));
+    };
+  } else {
+    v1::GetMemberRequest read_back;
+    read_back.set_user_identifier(request.user_identifier());
+    read_back.set_member_identifier(member_id);
+    // The read-back shares the create's time budget.
+    answer = [this, read_back = std::move(read_back),
+              institution_code = request.member().institution_code(), version,
+              deadline = http.deadline, metadata, done = std::move(done)](
+                 absl::StatusOr<v1::CreateMemberResponse> result) mutable {
+      if (result.status().code() != absl::StatusCode::kAlreadyExists) {
+        done(SafeToRetry(std::move(result)));
+        return;
+      }
+      ReadBackCreatedMember(read_back, institution_code, version, deadline, metadata,
+                            result.status(), std::move(done));
+    };
+  }
+  return Send("createMember", std::move(http), &MapCreateMemberAnswer, std::move(answer));
+}
+
+void RestMxClient::ReadBackCreatedMember(const v1::GetMemberRequest& read_back,
+                                         const std::string& institution_code,
+                                         MxApiVersion version, absl::Time deadline,
+                                         const CallMetadata& metadata,
+                                         absl::Status conflict,
+                                         CreateMemberCallback done) {
+  GetMember(read_back, version, deadline, metadata,
+            [institution_code, conflict = std::move(conflict),
+             done = std::move(done)](absl::StatusOr<v1::GetMemberResponse> member) {
+              if (!member.ok()) {
+                // A transport failure is worth a retry; MX's own refusal
+                // (no such member for this user) leaves the conflict.
+                done(IsTransportFailure(member.status()) ? member.status() : conflict);
+                return;
+              }
+              // The same id for another institution is another request's
+              // member, not this one's.
+              if (member->member().institution_code() != institution_code) {
+                done(conflict);
+                return;
+              }
+              v1::CreateMemberResponse created;
+              *created.mutable_member() = std::move(*member->mutable_member());
+              created.set_outcome(v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+              created.set_http_status(409);
+              done(std::move(created));
+            });
 }
 
 MxClient::CallId RestMxClient::ListInstitutionCredentials(

@@ -34,7 +34,11 @@ class MxClient {
   // `POST /users/{user_identifier}/members` for a request that passed
   // ValidateCreateMemberRequest. Returns at once; `done` runs exactly once,
   // on another thread, with the mapped answer (http_status_mapping) or a
-  // transport failure (mx_transport.h). The call ends by `deadline` at the
+  // transport failure (mx_transport.h). When the member has an id (its own,
+  // or `request_id`, sent as the id when it has none), an unknown outcome
+  // is UNAVAILABLE, since a retry cannot create a second member. With a
+  // `request_id`, MX's 409 is answered by reading that member back
+  // (CREATE_MEMBER_OUTCOME_ALREADY_CREATED). The call ends by `deadline` at the
   // latest (and sooner when the client's own timeout is shorter).
   // `metadata` goes to MX as X-Request-Id, traceparent and tracestate
   // headers. `request` and `metadata` are read before the call returns.
@@ -132,6 +136,15 @@ class RestMxClient final : public MxClient {
                            MxApiVersion version, absl::Time deadline,
                            const CallMetadata& metadata,
                            std::string body) const;
+
+  // A 409 on a create with a request_id: reads the member back by its id,
+  // and answers with it when it is this request's (same institution), else
+  // with `conflict`. The read-back is bounded by `deadline` but not
+  // cancelled by Cancel.
+  void ReadBackCreatedMember(const ::mx::platform::v1::GetMemberRequest& read_back,
+                             const std::string& institution_code, MxApiVersion version,
+                             absl::Time deadline, const CallMetadata& metadata,
+                             absl::Status conflict, CreateMemberCallback done);
 
   // Sends `request`; the answer goes through `map` (an http_status_mapping
   // function) to `done`. `operation` is MX's operationId, for metrics.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
@@ -28,6 +29,7 @@ using ::mx::platform::v1::WatchMemberStatusRequest;
 // MX's documented limit for X-CALLBACK-PAYLOAD (mx-api.md section 1), in
 // characters.
 constexpr size_t kMaxCallbackPayloadSize = 1024;
+constexpr size_t kMaxRequestIdSize = 128;
 
 // MX's documented maximum (mx-api.md section 3.6). Above it MX silently
 // returns pages of 25, which a caller would mistake for the end of the list.
@@ -250,13 +252,39 @@ void CheckDataRequest(const CreateMemberRequest& request, MxApiVersion version,
                 ::mx::platform::v1::Product_IsValid, violations);
 }
 
+// `request_id` becomes MX's member `id` when the member has none, and the
+// member is then read back by that id (mx_client.h): so it must be a valid
+// MX member id, and the version must let a path name a member by its id.
+void CheckRequestId(const CreateMemberRequest& request, MxApiVersion version,
+                    std::vector<FieldViolation>& violations) {
+  const std::string& id = request.request_id();
+  if (id.empty()) return;
+  const bool valid_characters = std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (id.size() > kMaxRequestIdSize || !valid_characters) {
+    violations.push_back({"request_id", absl::StrCat("must be 1 to ", kMaxRequestIdSize,
+                                                     " letters, digits, '-' or '_' (a "
+                                                     "UUID is recommended)")});
+  } else if (absl::StartsWith(id, "MBR-")) {
+    violations.push_back({"request_id", "must not start with MBR- (MX's member guids do)"});
+  } else if (version != MxApiVersion::kV20250224) {
+    violations.push_back(
+        {"request_id",
+         absl::StrCat("needs ", MxApiVersionName(MxApiVersion::kV20250224),
+                      " (only there can mxgate read a member back by its id); leave it "
+                      "empty under ",
+                      MxApiVersionName(version))});
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
     const CreateMemberRequest& request, MxApiVersion server_default) {
   // Checks run in request-field order so that the BadRequest lists
-  // violations in that order. Output-only Member fields (20 and up) and
-  // `request_id` are ignored, not refused (AIP-203, AIP-155).
+  // violations in that order. Output-only Member fields (20 and up) are
+  // ignored, not refused (AIP-203).
   std::vector<FieldViolation> violations;
   CheckPathSegment("user_identifier", request.user_identifier(), violations);
   const MxApiVersion version =
@@ -289,6 +317,8 @@ absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
                       "or unset; got ",
                       request.referral_source())});
   }
+
+  CheckRequestId(request, version, violations);
 
   return VersionOrRefusal(request, version, violations);
 }

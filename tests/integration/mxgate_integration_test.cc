@@ -207,6 +207,32 @@ TEST_F(AgainstSandbox, DuplicateMemberIdIsAlreadyExists) {
   EXPECT_EQ(ErrorInfoOf(status).metadata().at("http_status"), "409");
 }
 
+TEST_F(AgainstSandbox, RetriedRequestIdAnswersWithTheFirstMemberAndCreatesOne) {
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.set_request_id("3d4b1f2e-6a7c-4e8d-9f01-2a3b4c5d6e7f");
+  const int created_before = SandboxStat("members_created");
+  v1::CreateMemberResponse first;
+  ASSERT_TRUE(gateway_->CreateMember(request, &first).ok());
+  EXPECT_EQ(first.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
+  EXPECT_EQ(first.member().id(), request.request_id());
+
+  v1::CreateMemberResponse retried;
+  const grpc::Status status = gateway_->CreateMember(request, &retried);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(retried.outcome(), v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+  EXPECT_EQ(retried.http_status(), 409);
+  EXPECT_EQ(retried.member().guid(), first.member().guid());
+  EXPECT_EQ(SandboxStat("members_created"), created_before + 1);
+
+  // The same request_id for another institution is not this request.
+  v1::CreateMemberRequest other = request;
+  other.mutable_member()->set_institution_code("mx_bank_oauth");
+  other.mutable_member()->clear_credentials();
+  other.mutable_member()->set_is_oauth(true);
+  EXPECT_EQ(gateway_->CreateMember(other, &retried).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
 TEST_F(AgainstSandbox, WrongGatewayCredentialsAreUnauthenticated) {
   Gateway wrong_key(sandbox_->url(), {}, kClientId, "not-the-key");
   v1::CreateMemberResponse response;
@@ -436,6 +462,43 @@ TEST_F(AgainstRecorder, ConnectionLostAfterSendingIsOutcomeUnknown) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN);
   EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_OUTCOME_UNKNOWN");
   // libcurl must not have re-sent the POST on its own.
+  EXPECT_EQ(upstream_.requests().size(), 1u);
+}
+
+TEST_F(AgainstRecorder, LostConnectionWithARequestIdIsResentAndTheMemberReadBack) {
+  ScriptedResponse hang_up;
+  hang_up.close_without_answer = true;
+  upstream_.Enqueue(hang_up);
+  upstream_.Enqueue({409, {}, R"({"error":{"message":"Member already exists."}})"});
+  upstream_.Enqueue({200, {{"Content-Type", "application/json"}}, kMemberBody});
+  v1::CreateMemberRequest request = MxBankRequest("user-1");
+  request.set_request_id("it-request-1");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.outcome(), v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+  EXPECT_EQ(response.member().guid(), "MBR-1");
+  const std::vector<RecordedRequest> requests = upstream_.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "POST");
+  EXPECT_EQ(requests[1].method, "POST");
+  EXPECT_EQ(requests[1].body, requests[0].body);
+  EXPECT_THAT(requests[0].body, HasSubstr(R"("id":"it-request-1")"));
+  EXPECT_EQ(requests[2].method, "GET");
+  EXPECT_EQ(requests[2].target, "/users/user-1/members/it-request-1");
+}
+
+TEST_F(AgainstRecorder, LostConnectionWithAMemberIdIsUnavailable) {
+  ScriptedResponse hang_up;
+  hang_up.close_without_answer = true;
+  upstream_.Enqueue(hang_up);
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.mutable_member()->set_id("it-member-1");
+  v1::CreateMemberResponse response;
+  const grpc::Status status = gateway_.CreateMember(request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_OUTCOME_UNKNOWN");
+  // Sent once: without a request_id the gateway does not re-send it.
   EXPECT_EQ(upstream_.requests().size(), 1u);
 }
 

@@ -308,6 +308,122 @@ TEST_F(RestMxClientTest, PassesATransportErrorThroughUnchanged) {
   EXPECT_EQ(call.result().status(), failure);
 }
 
+// ------------------------------------------------ idempotent creates
+
+constexpr char kRequestId[] = "5f0c2b1e-8a3d-4c6f-9e21-7b4a0d9c3e18";
+
+CreateMemberRequest IdempotentRequest() {
+  CreateMemberRequest request = ValidRequest();
+  request.set_request_id(kRequestId);
+  return request;
+}
+
+HttpResponse MemberAnswer(absl::string_view institution_code) {
+  return HttpResponse{
+      200, {}, absl::StrCat(R"({"member":{"guid":"MBR-1","id":")", kRequestId,
+                            R"(","institution_code":")", institution_code, R"("}})")};
+}
+
+const HttpResponse kConflict{409, {}, R"({"error":{"message":"Member already exists."}})"};
+
+TEST_F(RestMxClientTest, SendsTheRequestIdAsTheMemberIdAndMarksTheCreateIdempotent) {
+  const CreateMemberCall call(client_, IdempotentRequest());
+  ASSERT_EQ(transport_.sent().size(), 1u);
+  const HttpRequest& sent = transport_.sent()[0];
+  EXPECT_TRUE(sent.idempotent);
+  EXPECT_THAT(sent.body, HasSubstr(absl::StrCat(R"("id":")", kRequestId, R"(")")));
+}
+
+TEST_F(RestMxClientTest, KeepsTheMembersOwnIdOverTheRequestId) {
+  CreateMemberRequest request = IdempotentRequest();
+  request.mutable_member()->set_id("my-member-1");
+  const CreateMemberCall call(client_, request);
+  EXPECT_THAT(transport_.sent()[0].body, HasSubstr(R"("id":"my-member-1")"));
+  EXPECT_THAT(transport_.sent()[0].body, Not(HasSubstr(kRequestId)));
+}
+
+TEST_F(RestMxClientTest, WithoutARequestIdTheCreateIsNotIdempotent) {
+  const CreateMemberCall call(client_, ValidRequest());
+  EXPECT_FALSE(transport_.sent()[0].idempotent);
+  EXPECT_THAT(transport_.sent()[0].body, Not(HasSubstr(R"("id")")));
+}
+
+TEST_F(RestMxClientTest, AnswersAConflictWithTheMemberReadBack) {
+  const CreateMemberCall call(client_, IdempotentRequest());
+  transport_.Answer(kConflict);
+
+  ASSERT_EQ(transport_.sent().size(), 2u);
+  const HttpRequest& read = transport_.sent()[1];
+  EXPECT_EQ(read.method, "GET");
+  EXPECT_EQ(read.url, absl::StrCat("https://mx.example/users/user%201/members/", kRequestId));
+  EXPECT_EQ(read.deadline, transport_.sent()[0].deadline);
+  EXPECT_EQ(call.callbacks(), 0);
+  transport_.Answer(MemberAnswer("mxbank"));
+
+  ASSERT_EQ(call.callbacks(), 1);
+  ASSERT_TRUE(call.result().ok()) << call.result().status();
+  EXPECT_EQ(call.result()->outcome(), mx::platform::v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+  EXPECT_EQ(call.result()->http_status(), 409);
+  EXPECT_EQ(call.result()->member().guid(), "MBR-1");
+  EXPECT_EQ(call.result()->member().id(), kRequestId);
+}
+
+struct ReadBackFailureCase {
+  const char* name;
+  absl::StatusOr<HttpResponse> read_back;
+  absl::StatusCode code;
+};
+void PrintTo(const ReadBackFailureCase& c, std::ostream* os) { *os << c.name; }
+
+class ReadBackFailure : public RestMxClientTest,
+                        public ::testing::WithParamInterface<ReadBackFailureCase> {};
+
+TEST_P(ReadBackFailure, AnswersWithTheConflictOrTheTransportFailure) {
+  const CreateMemberCall call(client_, IdempotentRequest());
+  transport_.Answer(kConflict);
+  transport_.Answer(GetParam().read_back);
+  ASSERT_EQ(call.callbacks(), 1);
+  EXPECT_EQ(call.result().status().code(), GetParam().code);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Idempotency, ReadBackFailure,
+    ::testing::Values(
+        // Same id, another institution: another request's member.
+        ReadBackFailureCase{"OtherInstitution", MemberAnswer("other-bank"),
+                            absl::StatusCode::kAlreadyExists},
+        // The id is taken by a member of another user.
+        ReadBackFailureCase{"NotFoundForThisUser",
+                            HttpResponse{404, {}, R"({"error":{"message":"no"}})"},
+                            absl::StatusCode::kAlreadyExists},
+        ReadBackFailureCase{"Unreachable",
+                            MakeError(absl::StatusCode::kUnavailable, "refused",
+                                      kReasonUpstreamUnreachable),
+                            absl::StatusCode::kUnavailable}),
+    [](const ::testing::TestParamInfo<ReadBackFailureCase>& info) {
+      return std::string(info.param.name);
+    });
+
+TEST_F(RestMxClientTest, AnUnknownOutcomeIsSafeToRetryWhenTheMemberHasAnId) {
+  const absl::Status unknown = MakeError(absl::StatusCode::kUnknown, "reset after sending",
+                                         kReasonUpstreamOutcomeUnknown);
+  CreateMemberRequest with_id = ValidRequest();
+  with_id.mutable_member()->set_id("my-member-1");
+  for (const CreateMemberRequest& request : {with_id, IdempotentRequest()}) {
+    const CreateMemberCall call(client_, request);
+    transport_.Answer(unknown);
+    EXPECT_EQ(call.result().status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(call.result().status().message(),
+              "reset after sending; retrying the same request is safe: MX refuses a "
+              "second member with the same id");
+    EXPECT_EQ(GetErrorInfo(call.result().status())->reason(), kReasonUpstreamOutcomeUnknown);
+  }
+  // Without an id a retry could create a second member: UNKNOWN stays.
+  const CreateMemberCall call(client_, ValidRequest());
+  transport_.Answer(unknown);
+  EXPECT_EQ(call.result().status(), unknown);
+}
+
 TEST(RestMxClientMetrics, RecordsEachAnswerAndFailureUnderMxsOperationId) {
   FakeTransport transport;
   Metrics metrics;

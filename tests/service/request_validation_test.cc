@@ -297,9 +297,13 @@ INSTANTIATE_TEST_SUITE_P(
            r.mutable_member()->set_is_being_aggregated(true);
          },
          kV2, kV2},
-        {"RequestId",
-         [](CreateMemberRequest& r) { r.set_request_id("not even a uuid"); },
+        {"RequestIdAUuid",
+         [](CreateMemberRequest& r) {
+           r.set_request_id("5f0c2b1e-8a3d-4c6f-9e21-7b4a0d9c3e18");
+         },
          kV2, kV2},
+        {"RequestIdOf128Characters",
+         [](CreateMemberRequest& r) { r.set_request_id(std::string(128, '_')); }, kV2, kV2},
     }),
     CaseName<Acceptance<CreateMemberRequest>>);
 
@@ -415,6 +419,25 @@ INSTANTIATE_TEST_SUITE_P(
            r.set_referral_source(mx::platform::v1::ReferralSource(3));
          },
          {"referral_source"}},
+        {"RequestIdWithSpaces",
+         [](CreateMemberRequest& r) { r.set_request_id("not even a uuid"); },
+         {"request_id"}},
+        {"RequestIdWithASlash",
+         [](CreateMemberRequest& r) { r.set_request_id("a/b"); },
+         {"request_id"}},
+        {"RequestIdOf129Characters",
+         [](CreateMemberRequest& r) { r.set_request_id(std::string(129, 'a')); },
+         {"request_id"}},
+        {"RequestIdLikeAMemberGuid",
+         [](CreateMemberRequest& r) { r.set_request_id("MBR-123"); },
+         {"request_id"}},
+        {"RequestIdUnderV20111101",
+         [](CreateMemberRequest& r) {
+           NoDataRequest(r);
+           r.set_request_id("5f0c2b1e-8a3d-4c6f-9e21-7b4a0d9c3e18");
+         },
+         {"request_id"},
+         kV1},
     }),
     CaseName<Refusal<CreateMemberRequest>>);
 
@@ -440,6 +463,15 @@ TEST(RequestValidation, PointsSkipAggregationToDataRequest) {
             "invalid CreateMemberRequest: member.skip_aggregation: not "
             "available in v20250224; choose products with data_request "
             "instead");
+}
+
+TEST(RequestValidation, SaysWhyARequestIdNeedsV20250224) {
+  CreateMemberRequest request = ValidRequest();
+  NoDataRequest(request);
+  request.set_request_id("req-1");
+  EXPECT_EQ(ValidateCreateMemberRequest(request, kV1).status().message(),
+            "invalid CreateMemberRequest: request_id: needs v20250224 (only there can "
+            "mxgate read a member back by its id); leave it empty under v20111101");
 }
 
 TEST(RequestValidation, NamesEarlierIndexOfDuplicate) {
