@@ -56,6 +56,15 @@ ABSL_FLAG(int, overload_retry_delay_ms,
           absl::ToInt64Milliseconds(mxgate::CallLimits{}.retry_delay),
           "the delay an overloaded refusal asks for (RetryInfo, grpc-retry-pushback-ms)");
 
+// The circuit breaker in front of MX (service/circuit_breaker.h).
+ABSL_FLAG(int, circuit_failure_threshold,
+          mxgate::CircuitBreaker::Options{}.failure_threshold,
+          "consecutive MX failures (no answer, 500/502/503/504) that open the circuit; "
+          "0 disables it");
+ABSL_FLAG(int, circuit_open_ms,
+          absl::ToInt64Milliseconds(mxgate::CircuitBreaker::Options{}.open_duration),
+          "how long an open circuit refuses calls before one probe request");
+
 // The gRPC listener: TLS, keepalive and message sizes (service/listener_config.h).
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain to serve TLS with; needs --tls_key_file");
@@ -161,6 +170,13 @@ int main(int argc, char** argv) {
   options.call_limits.max_watches = absl::GetFlag(FLAGS_max_watches_in_flight);
   options.call_limits.retry_delay =
       absl::Milliseconds(absl::GetFlag(FLAGS_overload_retry_delay_ms));
+  options.circuit.failure_threshold = absl::GetFlag(FLAGS_circuit_failure_threshold);
+  options.circuit.open_duration = absl::Milliseconds(absl::GetFlag(FLAGS_circuit_open_ms));
+  if (options.circuit.failure_threshold < 0 ||
+      options.circuit.open_duration <= absl::ZeroDuration()) {
+    Refuse("--circuit_failure_threshold must be at least 0 and --circuit_open_ms "
+           "positive");
+  }
   if (options.call_limits.max_unary_calls < 1 || options.call_limits.max_watches < 0 ||
       options.call_limits.retry_delay < absl::ZeroDuration()) {
     Refuse("--max_unary_calls_in_flight must be at least 1, --max_watches_in_flight "

@@ -31,14 +31,15 @@ std::string PercentEncodePathSegment(absl::string_view segment) {
 }
 
 RestMxClient::RestMxClient(Options options, HttpTransport& transport,
-                           Metrics* metrics)
+                           Metrics* metrics, CircuitBreaker* breaker)
     : base_url_(std::move(options.base_url)),
       authorization_(absl::StrCat(
           "Basic ", absl::Base64Escape(absl::StrCat(options.client_id, ":",
                                                     options.api_key)))),
       timeout_(options.timeout),
       transport_(transport),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      breaker_(breaker) {}
 
 namespace {
 
@@ -115,21 +116,49 @@ MxClient::CallId RestMxClient::Send(
     absl::StatusOr<Response> (*map)(const HttpResponse&, absl::Time),
     Callback<Response> done) {
   const absl::Time start = absl::Now();
+  if (breaker_ != nullptr) {
+    absl::Status refused = breaker_->Allow(start);
+    if (!refused.ok()) {
+      if (metrics_ != nullptr) {
+        metrics_->RecordUpstreamFailure(operation, kReasonCircuitOpen, absl::ZeroDuration());
+      }
+      done(std::move(refused));
+      return kRefusedCallBit | next_refused_id_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  // A timeout counts against MX only when the gateway's own budget ran
+  // out, not a caller's shorter deadline.
+  const bool own_deadline = request.deadline >= start + timeout_;
   return transport_.Send(
-      std::move(request), [map, operation, start, metrics = metrics_,
-                           done = std::move(done)](absl::StatusOr<HttpResponse> answer) {
+      std::move(request),
+      [map, operation, start, own_deadline, metrics = metrics_, breaker = breaker_,
+       done = std::move(done)](absl::StatusOr<HttpResponse> answer) {
         const absl::Time now = absl::Now();
         if (!answer.ok()) {
+          const auto info = GetErrorInfo(answer.status());
+          const std::string reason = info.has_value() ? info->reason() : "UNKNOWN";
           if (metrics != nullptr) {
-            const auto info = GetErrorInfo(answer.status());
-            metrics->RecordUpstreamFailure(
-                operation, info.has_value() ? info->reason() : "UNKNOWN", now - start);
+            metrics->RecordUpstreamFailure(operation, reason, now - start);
+          }
+          if (breaker != nullptr) {
+            const bool failure = reason == kReasonUpstreamUnreachable ||
+                                 reason == kReasonUpstreamOutcomeUnknown ||
+                                 (reason == kReasonUpstreamTimeout && own_deadline);
+            breaker->Record(failure ? CircuitBreaker::Outcome::kFailure
+                                    : CircuitBreaker::Outcome::kNeither,
+                            now);
           }
           done(answer.status());
           return;
         }
         if (metrics != nullptr) {
           metrics->RecordUpstreamAnswer(operation, answer->status_code, now - start);
+        }
+        if (breaker != nullptr) {
+          breaker->Record(CircuitBreaker::IsFailureStatus(answer->status_code)
+                              ? CircuitBreaker::Outcome::kFailure
+                              : CircuitBreaker::Outcome::kSuccess,
+                          now);
         }
         done(map(*answer, now));
       });
@@ -279,6 +308,9 @@ MxClient::CallId RestMxClient::DeleteMember(const v1::DeleteMemberRequest& reque
               &MapDeleteMemberAnswer, std::move(done));
 }
 
-void RestMxClient::Cancel(CallId id) { transport_.Cancel(id); }
+void RestMxClient::Cancel(CallId id) {
+  if ((id & kRefusedCallBit) != 0) return;  // it never reached the transport
+  transport_.Cancel(id);
+}
 
 }  // namespace mxgate

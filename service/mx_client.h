@@ -6,6 +6,7 @@
 #ifndef MXGATE_SERVICE_MX_CLIENT_H_
 #define MXGATE_SERVICE_MX_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "mx/platform/v1/member_service.pb.h"
 #include "service/call_metadata.h"
+#include "service/circuit_breaker.h"
 #include "service/metrics.h"
 #include "service/mx_api_version.h"
 #include "service/mx_transport.h"
@@ -33,7 +35,8 @@ class MxClient {
 
   // `POST /users/{user_identifier}/members` for a request that passed
   // ValidateCreateMemberRequest. Returns at once; `done` runs exactly once,
-  // on another thread, with the mapped answer (http_status_mapping) or a
+  // usually on another thread (before the call returns when the circuit
+  // breaker refuses it), with the mapped answer (http_status_mapping) or a
   // transport failure (mx_transport.h). When the member has an id (its own,
   // or `request_id`, sent as the id when it has none), an unknown outcome
   // is UNAVAILABLE, since a retry cannot create a second member. With a
@@ -91,10 +94,12 @@ class RestMxClient final : public MxClient {
     absl::Duration timeout = absl::Seconds(15);
   };
 
-  // `transport` must outlive the client, as must `metrics` when given:
-  // each request's answer or failure and its time are recorded there.
+  // `transport` must outlive the client, as must `metrics` and `breaker`
+  // when given: each request's answer or failure and its time are recorded
+  // in `metrics`; `breaker` may refuse a request before it is sent (then
+  // `done` runs before the call returns) and learns each outcome.
   RestMxClient(Options options, HttpTransport& transport,
-               Metrics* metrics = nullptr);
+               Metrics* metrics = nullptr, CircuitBreaker* breaker = nullptr);
 
   CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
@@ -158,6 +163,10 @@ class RestMxClient final : public MxClient {
   const absl::Duration timeout_;
   HttpTransport& transport_;
   Metrics* const metrics_;
+  CircuitBreaker* const breaker_;
+  // Ids of calls the breaker refused: never a transport's id.
+  static constexpr CallId kRefusedCallBit = CallId{1} << 63;
+  std::atomic<CallId> next_refused_id_{1};
 };
 
 // RFC 3986 percent-encoding of one path segment: every byte outside the

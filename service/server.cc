@@ -31,7 +31,9 @@ std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
 
 MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
     : transport_(std::move(options.transport)),
-      client_(std::move(options.mx), transport_, with_metrics ? &metrics_ : nullptr),
+      breaker_(options.circuit, [this](bool open) { SetReadiness(false, open); }),
+      client_(std::move(options.mx), transport_, with_metrics ? &metrics_ : nullptr,
+              &breaker_),
       log_(options.log_level),
       service_(client_, {options.api_version, options.watch, options.call_limits, &log_,
                          with_metrics ? &metrics_ : nullptr}) {
@@ -40,6 +42,11 @@ MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
                      "MemberService calls (unary and watches) not finished yet.",
                      Metrics::SourceType::kGauge,
                      [this] { return service_.calls_in_flight(); });
+  metrics_.AddSource("mxgate_upstream_circuit_open",
+                     "1 while the circuit breaker keeps calls from MX, else 0.",
+                     Metrics::SourceType::kGauge, [this] {
+                       return breaker_.state() == CircuitBreaker::State::kClosed ? 0 : 1;
+                     });
   metrics_.AddSource("mxgate_upstream_connections_open", "Connections to MX open now.",
                      Metrics::SourceType::kGauge,
                      [this] { return static_cast<double>(transport_.open_connections()); });
@@ -80,9 +87,20 @@ absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
     gateway->server_.reset();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
   }
-  gateway->server_->GetHealthCheckService()->SetServingStatus(kMemberServiceName,
-                                                              true);
+  gateway->SetReadiness(false, std::nullopt);
   return gateway;
+}
+
+// Under the lock, so two changes cannot land in the wrong order. Once
+// draining, readiness stays NOT_SERVING and server_ is left alone (Drain
+// destroys it later without the lock).
+void MxgateServer::SetReadiness(bool draining, std::optional<bool> circuit_open) {
+  absl::MutexLock lock(&readiness_mu_);
+  if (draining_ || server_ == nullptr) return;
+  draining_ = draining;
+  if (circuit_open.has_value()) circuit_open_ = *circuit_open;
+  server_->GetHealthCheckService()->SetServingStatus(kMemberServiceName,
+                                                     !draining_ && !circuit_open_);
 }
 
 MxgateServer::~MxgateServer() { Drain(absl::ZeroDuration()); }
@@ -90,7 +108,7 @@ MxgateServer::~MxgateServer() { Drain(absl::ZeroDuration()); }
 int MxgateServer::Drain(absl::Duration timeout) {
   if (server_ == nullptr) return 0;
   const absl::Time deadline = absl::Now() + timeout;
-  server_->GetHealthCheckService()->SetServingStatus(kMemberServiceName, false);
+  SetReadiness(true, std::nullopt);
   service_.StartDraining();
   int cut = 0;
   if (!service_.AwaitNoCallsInFlight(deadline)) {

@@ -14,6 +14,7 @@
 #include "grpcpp/server.h"
 #include "service/access_log.h"
 #include "service/listener_config.h"
+#include "service/circuit_breaker.h"
 #include "service/member_service.h"
 #include "service/metrics.h"
 #include "service/mx_api_version.h"
@@ -37,6 +38,8 @@ struct ServerOptions {
   WatchOptions watch;
   // Calls in flight beyond these are refused at once (member_service.h).
   CallLimits call_limits;
+  // While it is open, readiness is NOT_SERVING (circuit_breaker.h).
+  CircuitBreaker::Options circuit;
   // One JSON line per finished RPC on stderr, at this level and above.
   AccessLog::Level log_level = AccessLog::Level::kInfo;
   // HOST:PORT serving Prometheus' GET /metrics (metrics.h); empty: none
@@ -90,12 +93,18 @@ class MxgateServer {
   // Declared in dependency order: destroyed server first, metrics last.
   Metrics metrics_;
   CurlTransport transport_;
+  CircuitBreaker breaker_;
   RestMxClient client_;
   AccessLog log_;
   MemberService service_;
   std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // Readiness: SERVING unless draining or the circuit is open.
+  void SetReadiness(bool draining, std::optional<bool> circuit_open);
+  absl::Mutex readiness_mu_;
+  bool draining_ ABSL_GUARDED_BY(readiness_mu_) = false;
+  bool circuit_open_ ABSL_GUARDED_BY(readiness_mu_) = false;
 };
 
 }  // namespace mxgate

@@ -584,6 +584,46 @@ TEST(GatewayLog, LogLevelWarningKeepsOnlyTheFailedCall) {
 }
 
 // ---------------------------------------------------------------------------
+// The circuit breaker and readiness.
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Readiness(const Gateway& gateway) {
+  auto health = grpc::health::v1::Health::NewStub(gateway.channel());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("mx.platform.v1.MemberService");
+  grpc::health::v1::HealthCheckResponse response;
+  health->Check(&context, request, &response);
+  return response.status();
+}
+
+TEST(GatewayCircuit, OpensOnFailuresTurnsReadinessOffAndClosesOnAProbe) {
+  RecordingUpstream upstream;
+  const ScriptedResponse unavailable{503, {}, R"({"error":{"message":"maintenance"}})"};
+  upstream.Enqueue(unavailable);
+  upstream.Enqueue(unavailable);
+  upstream.Enqueue({202, {{"Content-Type", "application/json"}}, kMemberBody});
+  Gateway gateway(upstream.base_url(),
+                  {"--circuit_failure_threshold=2", "--circuit_open_ms=300"});
+  v1::CreateMemberResponse response;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(gateway.CreateMember(MxBankRequest(), &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_EQ(Readiness(gateway), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  const grpc::Status refused = gateway.CreateMember(MxBankRequest(), &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ErrorInfoOf(refused).reason(), "UPSTREAM_CIRCUIT_OPEN");
+  EXPECT_TRUE(FindDetail<google::rpc::RetryInfo>(refused).has_value());
+  EXPECT_EQ(upstream.requests().size(), 2u) << "the open circuit let a call through";
+
+  absl::SleepFor(absl::Milliseconds(350));
+  EXPECT_TRUE(gateway.CreateMember(MxBankRequest(), &response).ok());
+  EXPECT_EQ(upstream.requests().size(), 3u);
+  EXPECT_EQ(Readiness(gateway), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// ---------------------------------------------------------------------------
 // Prometheus metrics on --metrics_listen.
 
 // The samples in `exposition` whose series name is `name` (no comments, no
