@@ -63,14 +63,25 @@ absl::string_view ClientMetadata(const grpc::CallbackServerContext& context,
   return absl::string_view(it->second.data(), it->second.size());
 }
 
-// Reads the call's ids and gives the caller its request id back: gRPC sends
-// it with the first message or the status, whichever goes first.
-CallMetadata ReadCallMetadata(grpc::CallbackServerContext& context) {
-  CallMetadata metadata = MakeCallMetadata(ClientMetadata(context, kRequestIdKey),
-                                           ClientMetadata(context, kTraceparentKey),
-                                           ClientMetadata(context, kTracestateKey));
-  context.AddInitialMetadata(kRequestIdKey, metadata.request_id);
-  return metadata;
+// Reads the call's ids.
+CallMetadata ReadCallMetadata(const grpc::CallbackServerContext& context) {
+  return MakeCallMetadata(ClientMetadata(context, kRequestIdKey),
+                          ClientMetadata(context, kTraceparentKey),
+                          ClientMetadata(context, kTracestateKey));
+}
+
+// Gives the caller its request id back: with the response headers of a call
+// that sends a message, in the trailers of one that fails without any. A
+// failed call must stay "Trailers-Only": a gRPC client that has received
+// headers treats the call as committed and never retries it, so a
+// DRAINING or OVERLOADED refusal would never reach another replica.
+void ReturnRequestId(grpc::CallbackServerContext& context, const CallMetadata& metadata,
+                     bool with_headers) {
+  if (with_headers) {
+    context.AddInitialMetadata(kRequestIdKey, metadata.request_id);
+  } else {
+    context.AddTrailingMetadata(kRequestIdKey, metadata.request_id);
+  }
 }
 
 // What the log may know of a request or a response, for the message types
@@ -175,6 +186,7 @@ grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
                                  const absl::Status& status, const CallLog& log) {
   const grpc::Status refusal = ToGrpcStatus(status);
   log.Write(refusal);
+  ReturnRequestId(*context, log.metadata(), /*with_headers=*/false);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(refusal);
   return reactor;
@@ -261,9 +273,13 @@ class UpstreamCall {
 template <typename Response>
 class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
  public:
-  RelayReactor(MxClient& client, CallsInFlight& calls, Response* response,
-               CallLog log)
-      : calls_(calls), response_(response), log_(std::move(log)), call_(client) {}
+  RelayReactor(grpc::CallbackServerContext* context, MxClient& client,
+               CallsInFlight& calls, Response* response, CallLog log)
+      : context_(context),
+        calls_(calls),
+        response_(response),
+        log_(std::move(log)),
+        call_(client) {}
 
   const CallMetadata& metadata() const { return log_.metadata(); }
 
@@ -278,6 +294,7 @@ class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
       } else {
         log_.Write(status);
       }
+      ReturnRequestId(*context_, log_.metadata(), /*with_headers=*/status.ok());
       Finish(status);  // may delete `this`
     });
   }
@@ -292,6 +309,7 @@ class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
   void Abort() override { call_.Cancel(); }
 
  private:
+  grpc::CallbackServerContext* const context_;
   CallsInFlight& calls_;
   Response* const response_;
   const CallLog log_;
@@ -315,7 +333,7 @@ grpc::ServerUnaryReactor* Relay(
   // overloaded: no replica would take it.
   absl::StatusOr<MxApiVersion> version = validate(request, options.default_version);
   if (!version.ok()) return Refuse(context, version.status(), log);
-  auto* reactor = new RelayReactor<Response>(client, calls, response, log);
+  auto* reactor = new RelayReactor<Response>(context, client, calls, response, log);
   switch (calls.Add(reactor, CallsInFlight::Kind::kUnary)) {
     case CallsInFlight::Admission::kAdmitted:
       break;
@@ -374,10 +392,12 @@ class WatchReactor final
     : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>,
       public TrackedCall {
  public:
-  WatchReactor(MxClient& client, CallsInFlight& calls, PollLimiter& limiter,
-               const WatchOptions& options, v1::WatchMemberStatusRequest request,
-               MxApiVersion version, absl::Time deadline, CallLog log)
-      : client_(client),
+  WatchReactor(grpc::CallbackServerContext* context, MxClient& client,
+               CallsInFlight& calls, PollLimiter& limiter, const WatchOptions& options,
+               v1::WatchMemberStatusRequest request, MxApiVersion version,
+               absl::Time deadline, CallLog log)
+      : context_(context),
+        client_(client),
         calls_(calls),
         limiter_(limiter),
         options_(options),
@@ -511,6 +531,9 @@ class WatchReactor final
       return WaitUntil(absl::Now() + interval_, /*reserved=*/false);
     }
     interval_ = options_.initial_interval;
+    if (!last_sent_.has_value()) {
+      ReturnRequestId(*context_, log_.metadata(), /*with_headers=*/true);
+    }
     last_sent_ = status;
     const v1::WatchEndReason reason = EndReasonFor(status);
     const absl::Duration elapsed = absl::Now() - started_;
@@ -537,9 +560,13 @@ class WatchReactor final
     }
     log_.Write(status, /*upstream_status=*/0,
                last_sent_.has_value() ? last_sent_->guid() : "");
+    if (!last_sent_.has_value()) {
+      ReturnRequestId(*context_, log_.metadata(), /*with_headers=*/false);
+    }
     Finish(status);  // may delete `this`
   }
 
+  grpc::CallbackServerContext* const context_;
   MxClient& client_;
   CallsInFlight& calls_;
   PollLimiter& limiter_;
@@ -695,15 +722,16 @@ MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
                                  const v1::WatchMemberStatusRequest* request) {
   CallLog log(options_.log, options_.metrics, kWatchMethod, ReadCallMetadata(*context),
               request->user_identifier());
-  const auto refuse = [&log](const absl::Status& status) {
+  const auto refuse = [&log, context](const absl::Status& status) {
     const grpc::Status refusal = ToGrpcStatus(status);
     log.Write(refusal);
+    ReturnRequestId(*context, log.metadata(), /*with_headers=*/false);
     return new RefusedWatch(refusal);
   };
   absl::StatusOr<MxApiVersion> version =
       ValidateWatchMemberStatusRequest(*request, options_.default_version);
   if (!version.ok()) return refuse(version.status());
-  auto* reactor = new WatchReactor(client_, calls_, poll_limiter_, options_.watch,
+  auto* reactor = new WatchReactor(context, client_, calls_, poll_limiter_, options_.watch,
                                    *request, *version, DeadlineOf(*context), log);
   switch (calls_.Add(reactor, CallsInFlight::Kind::kWatch)) {
     case CallsInFlight::Admission::kAdmitted:

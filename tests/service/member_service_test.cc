@@ -388,12 +388,19 @@ class LogLines {
                  }};
 };
 
-// The server's x-request-id in the call's initial metadata; "" when absent.
-std::string ReturnedRequestId(const grpc::ClientContext& context) {
-  const auto& metadata = context.GetServerInitialMetadata();
+// The x-request-id in `metadata`; "" when absent.
+std::string RequestIdIn(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
   const auto it = metadata.find("x-request-id");
   if (it == metadata.end()) return "";
   return std::string(it->second.data(), it->second.size());
+}
+
+// The server's x-request-id: in the initial metadata of a call that
+// answered, in the trailers of one that failed.
+std::string ReturnedRequestId(const grpc::ClientContext& context) {
+  const std::string in_headers = RequestIdIn(context.GetServerInitialMetadata());
+  return !in_headers.empty() ? in_headers
+                             : RequestIdIn(context.GetServerTrailingMetadata());
 }
 
 constexpr char kUuidV4[] =
@@ -482,7 +489,19 @@ TEST_F(MemberServiceTest, ReturnsTheRequestIdOnEveryCallEvenARefusedOne) {
   v1::CreateMemberResponse created;
   EXPECT_EQ(stub_->CreateMember(&refused, invalid, &created).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(ReturnedRequestId(refused), "req-refused");
+  // In the trailers only: a failed call sends no headers, so that clients
+  // may retry it (a call that received headers is committed).
+  EXPECT_EQ(RequestIdIn(refused.GetServerTrailingMetadata()), "req-refused");
+  EXPECT_THAT(refused.GetServerInitialMetadata(), IsEmpty());
+
+  fake_.CompleteInsideCreateMember(
+      MakeError(absl::StatusCode::kUnavailable, "no", kReasonUpstreamUnreachable));
+  grpc::ClientContext failed;
+  failed.AddMetadata("x-request-id", "req-failed");
+  EXPECT_EQ(stub_->CreateMember(&failed, ValidRequest(), &created).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(RequestIdIn(failed.GetServerTrailingMetadata()), "req-failed");
+  EXPECT_THAT(failed.GetServerInitialMetadata(), IsEmpty());
 
   grpc::ClientContext get;
   v1::GetMemberRequest request;
