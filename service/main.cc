@@ -11,6 +11,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "service/listener_config.h"
@@ -114,6 +116,14 @@ namespace {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists this file's flags (absl looks for a file named after the
+  // binary, and finds none).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "service/main.cc");
+  };
+  usage_config.contains_helpshort_flags = usage_config.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage_config);
   absl::SetProgramUsageMessage(
       "mxgate: gRPC gateway to the MX Platform API.\n"
       "Credentials come from MX_CLIENT_ID/MX_API_KEY or --mx_credentials_file.");

@@ -2,7 +2,10 @@
 // and against a recording upstream that shows the exact HTTP request mxgate
 // sends and lets each test script MX's answer. Every process listens on a
 // loopback port chosen at run time.
+#include <cstdio>
+#include <fstream>
 #include <memory>
+#include <set>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -739,6 +742,31 @@ TEST(GatewayMetrics, UpstreamFailuresAreCountedByReasonAndCallsInFlightShown) {
 
 // ---------------------------------------------------------------------------
 // Start-up refusal.
+
+TEST(GatewayFlags, TheReadmeDocumentsEveryFlagAndNoOther) {
+  std::set<std::string> in_help;
+  FILE* help = popen((BinPath("mxgate") + " --help").c_str(), "r");
+  ASSERT_NE(help, nullptr);
+  char line[4096];
+  while (fgets(line, sizeof(line), help) != nullptr) {
+    absl::string_view text(line);
+    if (absl::ConsumePrefix(&text, "    --")) {
+      in_help.emplace(text.substr(0, text.find_first_of(" (")));
+    }
+  }
+  pclose(help);
+  std::ifstream readme(MXGATE_SOURCE_DIR "/README.md");
+  std::set<std::string> in_readme;
+  std::string row;
+  while (std::getline(readme, row)) {
+    absl::string_view text(row);
+    if (absl::ConsumePrefix(&text, "| `--")) {
+      in_readme.emplace(text.substr(0, text.find('`')));
+    }
+  }
+  EXPECT_GT(in_help.size(), 20u);
+  EXPECT_EQ(in_readme, in_help);
+}
 
 TEST(GatewayStartup, RefusesAPortAnotherGatewayHolds) {
   RecordingUpstream upstream;
