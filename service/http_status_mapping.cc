@@ -50,7 +50,7 @@ constexpr HttpErrorMapping kHttpErrorTable[] = {
      "MX's rate or concurrent-connection limit was hit; retry later."},
     {500, absl::StatusCode::kInternal, "UPSTREAM_INTERNAL_ERROR",
      "MX failed; whether the call took effect is unknown."},
-    {502, absl::StatusCode::kUnavailable, "UPSTREAM_BAD_GATEWAY",
+    {502, absl::StatusCode::kUnavailable, kReasonUpstreamBadGateway,
      "A proxy in front of MX got no valid answer; the call may have taken effect."},
     {503, absl::StatusCode::kUnavailable, "UPSTREAM_UNAVAILABLE",
      "MX is down for maintenance; retry with backoff."},

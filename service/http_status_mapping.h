@@ -27,6 +27,8 @@ struct HttpErrorMapping {
 absl::Span<const HttpErrorMapping> HttpErrorTable();
 inline constexpr char kReasonUpstreamUnexpectedStatus[] =
     "UPSTREAM_UNEXPECTED_STATUS";
+// The reason of MX's 502 (in the table), which callers single out.
+inline constexpr char kReasonUpstreamBadGateway[] = "UPSTREAM_BAD_GATEWAY";
 
 // The error for a non-2xx answer: the table's code and reason, ErrorInfo
 // metadata `http_status` (decimal) and `mx_error_message` (when the body

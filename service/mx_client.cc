@@ -68,6 +68,25 @@ absl::StatusOr<v1::CreateMemberResponse> SafeToRetry(
                    kReasonUpstreamOutcomeUnknown);
 }
 
+// MX's 502 means a proxy in front of MX lost the answer: the member may
+// exist. Without an id a retry could create a second one, so the caller
+// gets UNKNOWN, which no retry policy re-sends, not UNAVAILABLE.
+absl::StatusOr<v1::CreateMemberResponse> UnsafeToRetry(
+    absl::StatusOr<v1::CreateMemberResponse> result) {
+  if (result.status().code() != absl::StatusCode::kUnavailable) return result;
+  const auto info = GetErrorInfo(result.status());
+  if (!info.has_value() || info->reason() != kReasonUpstreamBadGateway) return result;
+  absl::Status unknown(absl::StatusCode::kUnknown,
+                       absl::StrCat(result.status().message(),
+                                    "; MX may have created the member, and without a "
+                                    "member id or request_id a retry could create a second"));
+  // Same details (ErrorInfo with MX's status), new code and message.
+  result.status().ForEachPayload([&unknown](absl::string_view url, const absl::Cord& payload) {
+    unknown.SetPayload(url, payload);
+  });
+  return unknown;
+}
+
 // Whether `status` came from the transport (no HTTP answer) rather than
 // from MX's answer.
 bool IsTransportFailure(const absl::Status& status) {
@@ -200,7 +219,7 @@ MxClient::CallId RestMxClient::CreateMember(const v1::CreateMemberRequest& reque
   if (request_id.empty()) {
     answer = [retry_is_safe = !member_id.empty(),
               done = std::move(done)](absl::StatusOr<v1::CreateMemberResponse> result) {
-      done(retry_is_safe ? SafeToRetry(std::move(result)) : std::move(result));
+      done(retry_is_safe ? SafeToRetry(std::move(result)) : UnsafeToRetry(std::move(result)));
     };
   } else {
     v1::GetMemberRequest read_back;

@@ -424,6 +424,26 @@ TEST_F(RestMxClientTest, AnUnknownOutcomeIsSafeToRetryWhenTheMemberHasAnId) {
   EXPECT_EQ(call.result().status(), unknown);
 }
 
+TEST_F(RestMxClientTest, ABadGatewayIsUnknownWhenARetryCouldCreateASecondMember) {
+  const HttpResponse bad_gateway{502, {}, R"({"error":{"message":"proxy"}})"};
+  {
+    const CreateMemberCall call(client_, ValidRequest());
+    transport_.Answer(bad_gateway);
+    EXPECT_EQ(call.result().status().code(), absl::StatusCode::kUnknown);
+    EXPECT_THAT(call.result().status().message(),
+                HasSubstr("; MX may have created the member, and without a member id or "
+                          "request_id a retry could create a second"));
+    EXPECT_EQ(GetErrorInfo(call.result().status())->reason(), "UPSTREAM_BAD_GATEWAY");
+    EXPECT_EQ(GetErrorInfo(call.result().status())->metadata().at("http_status"), "502");
+  }
+  // With an id a retry is safe: UNAVAILABLE, as the table says.
+  CreateMemberRequest with_id = ValidRequest();
+  with_id.mutable_member()->set_id("my-member-1");
+  const CreateMemberCall call(client_, with_id);
+  transport_.Answer(bad_gateway);
+  EXPECT_EQ(call.result().status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(RestMxClientMetrics, RecordsEachAnswerAndFailureUnderMxsOperationId) {
   FakeTransport transport;
   Metrics metrics;
