@@ -28,6 +28,9 @@ namespace {
 
 absl::once_flag curl_init_once;
 
+// MX's answers carry a few hundred bytes of headers.
+constexpr size_t kMaxHeaderBytes = 64 << 10;
+
 // One transfer from Send() to its callback. Owned by the loop.
 struct Transfer {
   HttpTransport::TransferId id = 0;
@@ -37,6 +40,7 @@ struct Transfer {
   curl_slist* header_list = nullptr;
   HttpResponse response;
   size_t max_response_bytes = 0;
+  size_t header_bytes = 0;
   bool too_large = false;
   bool attempted = false;       // OnPrerequest ran once
   bool resend_refused = false;  // OnPrerequest stopped a second attempt
@@ -74,6 +78,13 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
   const size_t bytes = size * count;
+  // Headers count against the same limit as the body: an endless stream of
+  // header lines must not grow memory either.
+  transfer->header_bytes += bytes;
+  if (transfer->header_bytes > kMaxHeaderBytes) {
+    transfer->too_large = true;
+    return 0;  // makes curl abort with CURLE_WRITE_ERROR
+  }
   absl::string_view line(data, bytes);
   // A new status line (after `100 Continue`, say) starts a new header set.
   if (absl::StartsWith(line, "HTTP/")) {
@@ -351,8 +362,11 @@ class CurlTransport::Loop {
     bool may_retry = false;
     if (transfer->too_large) {
       status = MakeError(absl::StatusCode::kResourceExhausted,
-                         absl::StrCat("MX's answer exceeded ",
-                                      transfer->max_response_bytes, " bytes"),
+                         transfer->header_bytes > kMaxHeaderBytes
+                             ? absl::StrCat("MX's answer headers exceeded ",
+                                            kMaxHeaderBytes, " bytes")
+                             : absl::StrCat("MX's answer exceeded ",
+                                            transfer->max_response_bytes, " bytes"),
                          kReasonUpstreamResponseTooLarge);
     } else if (result == CURLE_OPERATION_TIMEDOUT &&
                (RequestLeft(transfer->easy) ||
@@ -402,6 +416,7 @@ class CurlTransport::Loop {
     transfer->header_list = nullptr;
     transfer->response = HttpResponse();
     transfer->too_large = false;
+    transfer->header_bytes = 0;
     transfer->attempted = false;
     transfer->resend_refused = false;
     transfer->error_buffer[0] = '\0';

@@ -312,6 +312,18 @@ TEST_F(CurlTransportTest, RefusesAnAnswerLargerThanTheSizeLimit) {
               kReasonUpstreamResponseTooLarge);
 }
 
+TEST_F(CurlTransportTest, RefusesAnswerHeadersLargerThan64KiB) {
+  testing::ScriptedResponse answer = Answer(200, "{}");
+  for (int i = 0; i < 80; ++i) {
+    answer.headers.emplace_back(absl::StrCat("X-Filler-", i), std::string(1000, 'a'));
+  }
+  upstream_.Enqueue(answer);
+
+  const absl::StatusOr<HttpResponse> result = Await(*Send(Request("GET", "/headers")));
+  ExpectError(result, absl::StatusCode::kResourceExhausted, kReasonUpstreamResponseTooLarge);
+  EXPECT_EQ(result.status().message(), "MX's answer headers exceeded 65536 bytes");
+}
+
 // ------------------------------------------------------------ failures
 
 TEST_F(CurlTransportTest, SendsNothingWhenTheDeadlineHasAlreadyPassed) {
