@@ -12,6 +12,8 @@ MXGATE_APT_PACKAGES=(
   libgtest-dev libgmock-dev grpc-proto golang-github-gogo-googleapis-dev
   libssl-dev python3 python3-yaml python3-grpcio python3-protobuf ca-certificates openssl
   prometheus-cpp-dev
+  nginx-light  # tests/deploy/nginx_scale_out_test.py runs deploy/nginx
+  clang libclang-rt-14-dev  # the libFuzzer targets of tests/fuzz
 )
 
 # What node_modules must hold (package.json's devDependencies): buf, and
