@@ -15,33 +15,14 @@ import subprocess
 import sys
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from live_process import start, stop  # noqa: E402
+
 SOURCE_DIR, BIN_DIR, STUBS_DIR = sys.argv[1:4]
 SCRIPT = os.path.join(SOURCE_DIR, "client", "python", "create_member.py")
 LOGIN = "CRD-1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 PASSWORD = "CRD-2c3d4e5f-6071-4b8c-9dae-1f2a3b4c5d6e"
 MEMBER_GUID = re.compile(r"^MBR-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-def start(argv, env=None):
-    """Starts a binary that prints 'listening on HOST:PORT'; returns (proc, address)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=env, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("listening on "):
-        stop(proc)
-        raise RuntimeError(f"{argv[0]} did not start: {line!r}")
-    return proc, line.strip()[len("listening on "):]
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.stdout.close()
 
 
 class PythonClient(unittest.TestCase):

@@ -16,19 +16,11 @@ import subprocess
 import sys
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from live_process import start, stop  # noqa: E402
+
 SOURCE_DIR, BIN_DIR = sys.argv[1], sys.argv[2]
 README_ADDRESS = "127.0.0.1:50051"
-
-
-def start(argv, env=None):
-    """Starts a binary that prints 'listening on HOST:PORT'; returns (proc, address)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=env, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("listening on "):
-        proc.kill()
-        raise RuntimeError(f"{argv[0]} did not start: {line!r}")
-    return proc, line.strip()[len("listening on "):]
 
 
 def calling_it_examples():
@@ -65,8 +57,7 @@ class ReadmeExamples(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         for proc in (cls.gateway, cls.sandbox):
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop(proc)
 
     def test_every_example_does_what_the_readme_says(self):
         examples = calling_it_examples()
