@@ -3,6 +3,7 @@
 
 MXGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MXGATE_BUILD="${MXGATE_BUILD:-$MXGATE_ROOT/build}"
+MXGATE_CMAKE_ARGS=()
 
 # Debian 12 packages the build, the tests and the scripts need.
 MXGATE_APT_PACKAGES=(
@@ -14,6 +15,7 @@ MXGATE_APT_PACKAGES=(
   prometheus-cpp-dev
   nginx-light  # tests/deploy/nginx_scale_out_test.py runs deploy/nginx
   clang libclang-rt-14-dev  # the libFuzzer targets of tests/fuzz
+  libbenchmark-dev  # bench/micro
 )
 
 # What node_modules must hold (package.json's devDependencies): buf, and
@@ -66,6 +68,6 @@ install_npm_modules() {
 
 build() {
   say "cmake: configuring and building in ${MXGATE_BUILD#"$MXGATE_ROOT"/}"
-  cmake -S "$MXGATE_ROOT" -B "$MXGATE_BUILD" -G Ninja >/dev/null
+  cmake -S "$MXGATE_ROOT" -B "$MXGATE_BUILD" -G Ninja "${MXGATE_CMAKE_ARGS[@]}" >/dev/null
   cmake --build "$MXGATE_BUILD" -j"$(nproc)"
 }
