@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -643,6 +644,12 @@ std::string EncodeResumeMemberBody(const ResumeMemberRequest& request) {
 }
 
 absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body) {
+  // Every success answer comes here too, so skip the parse when it cannot
+  // find anything. Exact: a key can be spelled only literally or with \u
+  // escapes.
+  if (!absl::StrContains(body, "\"error\"") && !absl::StrContains(body, "\\u")) {
+    return absl::nullopt;
+  }
   absl::StatusOr<rapidjson::Document> document = ParseObject(body);
   if (!document.ok()) return absl::nullopt;
   const rapidjson::Value* error = FindObject(*document, kError);

@@ -650,7 +650,12 @@ INSTANTIATE_TEST_SUITE_P(
                          absl::nullopt},
         ErrorMessageCase{"EmptyBody", "", absl::nullopt},
         ErrorMessageCase{"MemberBody", R"({"member":{"guid":"MBR-1"}})",
-                         absl::nullopt}),
+                         absl::nullopt},
+        // The key spelled with escapes is still the key "error".
+        ErrorMessageCase{"EscapedKey", R"({"\u0065rror":{"message":"Escaped key."}})",
+                         "Escaped key."},
+        ErrorMessageCase{"SpacesAroundTheKey", R"({ "error" : { "message" : "Spaced." } })",
+                         "Spaced."}),
     CaseName<ErrorMessageCase>);
 
 TEST(ExtractMxErrorMessage, CutsALongMessageOnACharacterBoundary) {
