@@ -8,6 +8,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "sandbox/mx_sandbox.h"
@@ -24,6 +25,14 @@ ABSL_FLAG(std::string, api_key, mxgate::sandbox::kDefaultApiKey,
 ABSL_FLAG(int, latency_ms, 0,
           "Milliseconds added before every answer (the request takes effect "
           "at once), to exercise client deadlines.");
+ABSL_FLAG(std::string, faults, "",
+          "Fault rules active from the start, as the JSON array that POST "
+          "/_sandbox/faults takes, e.g. "
+          "'[{\"fault\":\"http_error\",\"status\":503,\"count\":1}]'. "
+          "Faults: latency, http_error, reset_before_request, "
+          "reset_after_request, truncated_body, malformed_body, "
+          "oversized_body, endless_body, slow_body, close_after_response "
+          "(sandbox/fault_injection.h). Empty: none.");
 ABSL_FLAG(int, step_ms, mxgate::sandbox::kDefaultStepMs,
           "Milliseconds each aggregation step takes: a new mxbank member is "
           "CREATED for one step, then CONNECTED / CHALLENGED / DENIED / "
@@ -41,7 +50,7 @@ int main(int argc, char** argv) {
       "Emulates the MX Platform API (members: create, read, status, "
       "challenges, resume, delete; OAuth) on loopback.\n"
       "Usage: mx-sandbox [--listen=127.0.0.1:8089] [--client_id=...] "
-      "[--api_key=...] [--latency_ms=0] [--step_ms=1500]");
+      "[--api_key=...] [--latency_ms=0] [--step_ms=1500] [--faults=JSON]");
   absl::ParseCommandLine(argc, argv);
 
   if (absl::GetFlag(FLAGS_latency_ms) < 0) {
@@ -58,12 +67,15 @@ int main(int argc, char** argv) {
   options.api_key = absl::GetFlag(FLAGS_api_key);
   options.latency = absl::Milliseconds(absl::GetFlag(FLAGS_latency_ms));
   options.step = absl::Milliseconds(absl::GetFlag(FLAGS_step_ms));
+  options.faults = absl::GetFlag(FLAGS_faults);
 
   auto server = mxgate::sandbox::SandboxServer::Bind(options);
   if (!server.ok()) {
     std::fprintf(stderr, "mx-sandbox: %s\n",
                  std::string(server.status().message()).c_str());
-    return 1;
+    // A usage error (bad address or rules) is 2, as for the other flags.
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2
+                                                                        : 1;
   }
   std::printf("listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);

@@ -1,17 +1,31 @@
 // Serves a Sandbox (mx_sandbox.h) over HTTP/1.1 with cpp-httplib, on
 // loopback only. This file owns what is about the wire and the process:
 // the --listen address and its loopback rule, header folding, the added
-// latency, and the one log line per request. It does not know MX's rules.
+// latency, the injected faults (fault_injection.h: what each does to the
+// connection) and their control endpoint, and the one log line per request.
+// It does not know MX's rules.
+//
+// Control endpoint, no auth, answered only to loopback peers and never
+// faulted itself (nor is anything under /_sandbox/):
+//   POST   /_sandbox/faults  a JSON array of rules (fault_injection.h)
+//                            replaces the active ones: 200
+//                            {"rules":N,"injected":M}, or 400 with MX's
+//                            error shape naming the bad rule
+//   GET    /_sandbox/faults  200 {"rules":N,"injected":M}
+//   DELETE /_sandbox/faults  clears the rules: 200 {"rules":0,...}
+//   anything else there      405
 #ifndef MXGATE_SANDBOX_SANDBOX_SERVER_H_
 #define MXGATE_SANDBOX_SANDBOX_SERVER_H_
 
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sandbox/fault_injection.h"
 #include "sandbox/mx_sandbox.h"
 
 namespace httplib {
@@ -46,16 +60,20 @@ struct ServerOptions {
   absl::Duration latency = absl::ZeroDuration();
   // The time of each aggregation step (SandboxOptions::step).
   absl::Duration step = absl::Milliseconds(kDefaultStepMs);
-  // One line per request: method, path, status, duration. Never a body, a
-  // header or a credential. nullptr: no log.
+  // Fault rules active from the start, as the control endpoint's JSON
+  // array; "" for none.
+  std::string faults;
+  // One line per request: method, path, status, duration, and the fault
+  // injected if any. Never a body, a header or a credential. nullptr: no
+  // log.
   std::FILE* log = stderr;
 };
 
 class SandboxServer {
  public:
-  // Checks the address and binds it.
-  // Returns InvalidArgument (bad or non-loopback address) or Unavailable
-  // (the port cannot be bound).
+  // Checks the address and the fault rules, and binds the address.
+  // Returns InvalidArgument (bad or non-loopback address, bad rules) or
+  // Unavailable (the port cannot be bound).
   static absl::StatusOr<std::unique_ptr<SandboxServer>> Bind(
       const ServerOptions& options);
 
@@ -74,13 +92,23 @@ class SandboxServer {
 
  private:
   SandboxServer(const ServerOptions& options, ListenAddress bound,
-                std::unique_ptr<httplib::Server> server);
+                std::unique_ptr<httplib::Server> server,
+                std::vector<FaultRule> faults);
   void Answer(const httplib::Request& request, httplib::Response& response);
+  // /_sandbox/faults; returns the status answered.
+  int AnswerControl(const httplib::Request& request,
+                    httplib::Response& response);
+  // Before the body is read: a reset_before_request rule resets the
+  // connection. True when it did (the request is then done).
+  bool ResetBeforeRequest(const httplib::Request& request);
+  void Log(const httplib::Request& request, int status, absl::Time start,
+           const FaultRule* fault);
 
   const ServerOptions options_;
   const ListenAddress address_parts_;
   const std::string address_;
   Sandbox sandbox_;
+  FaultInjector faults_;
   std::unique_ptr<httplib::Server> server_;
 };
 

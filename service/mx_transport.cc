@@ -382,6 +382,14 @@ class CurlTransport::Loop {
                          absl::StrCat("could not reach MX: ", detail),
                          kReasonUpstreamUnreachable);
       may_retry = MayPass(result);
+    } else if (IsSafeToResend(transfer->request.method)) {
+      // A read changes nothing at MX, whenever the connection broke.
+      status = MakeError(absl::StatusCode::kUnavailable,
+                         absl::StrCat("the connection to MX failed before it answered "
+                                      "a read: ",
+                                      detail),
+                         kReasonUpstreamUnreachable);
+      may_retry = true;
     } else {
       status = MakeError(
           absl::StatusCode::kUnknown,

@@ -46,7 +46,8 @@ class HttpTransport {
   //  - UNAVAILABLE (UPSTREAM_UNREACHABLE): the request was not sent (no
   //    connection, DNS or TLS failure, connection refused);
   //  - UNKNOWN (UPSTREAM_OUTCOME_UNKNOWN): the connection failed after the
-  //    request was (partly) sent, so MX may have acted on it;
+  //    request was (partly) sent, so MX may have acted on it (for a read,
+  //    which changes nothing, this is UNAVAILABLE/UPSTREAM_UNREACHABLE);
   //  - RESOURCE_EXHAUSTED (UPSTREAM_RESPONSE_TOO_LARGE): the answer
   //    exceeded the size limit;
   //  - CANCELLED: Cancel() or shutdown came first.
@@ -62,8 +63,8 @@ class HttpTransport {
 
 // When and how often the transport sends a failed request again on its
 // own. Only safe failures qualify: nothing reached MX (UPSTREAM_UNREACHABLE,
-// short of certificate or URL errors), or the request is marked idempotent
-// (HttpRequest::idempotent) and its outcome is unknown. Each retry waits a
+// short of certificate or URL errors), or the request is a read (GET) or
+// marked idempotent (HttpRequest::idempotent) and its outcome is unknown. Each retry waits a
 // jittered exponential backoff, never past the request's deadline.
 struct RetryOptions {
   int max_attempts = 3;  // the first send included; 1 disables retries

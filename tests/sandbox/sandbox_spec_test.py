@@ -547,6 +547,68 @@ class Control(unittest.TestCase):
         self.assertIn("--step_ms", result.stdout + result.stderr)
 
 
+class Faults(unittest.TestCase):
+    """The control endpoint of sandbox/fault_injection.h, on the binary."""
+
+    def control(self, method, rules=None):
+        request = urllib.request.Request(
+            f"http://{SANDBOX[0]}/_sandbox/faults", method=method,
+            data=None if rules is None else rules.encode(),
+            headers={"Content-Type": "application/json"})
+        status, _, body = fetch(request)
+        return status, json.loads(body)
+
+    def tearDown(self):
+        self.control("DELETE")
+
+    def test_an_http_error_rule_answers_mx_error_shape_and_creates_nothing(self):
+        created = json.loads(fetch(f"http://{SANDBOX[0]}/_sandbox/stats")[2])
+        self.assertEqual(self.control("POST", json.dumps([
+            {"fault": "http_error", "status": 503, "retry_after_s": 4,
+             "method": "POST", "path_prefix": "/users/", "count": 1}])),
+            (200, {"rules": 1, "injected": 0}))
+        body = {"member": mxbank_member()}
+        token = base64.b64encode(f"{CLIENT_ID}:{API_KEY}".encode()).decode()
+        request = urllib.request.Request(
+            f"http://{SANDBOX[0]}/users/{DEMO_USER_ID}/members", method="POST",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Basic {token}", "Accept-Version": V2,
+                     "Accept": ACCEPT[V2], "Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+            self.fail("expected HTTP 503")
+        except urllib.error.HTTPError as error:
+            self.assertEqual(error.code, 503)
+            self.assertEqual(error.headers.get("Retry-After"), "4")
+            self.assertEqual(json.loads(error.read()), {"error": {
+                "message": "The service is temporarily unavailable."}})
+        self.assertEqual(self.control("GET"), (200, {"rules": 0, "injected": 1}))
+        # count 1: the next create goes through.
+        self.assertEqual(call("POST", f"/users/{DEMO_USER_ID}/members", V2,
+                              body)[0], 202)
+        after = json.loads(fetch(f"http://{SANDBOX[0]}/_sandbox/stats")[2])
+        self.assertEqual(after["members_created"], created["members_created"] + 1)
+
+    def test_bad_rules_are_refused_naming_the_rule(self):
+        status, body = self.control(
+            "POST", '[{"fault":"latency","latency_ms":5},{"fault":"boom"}]')
+        self.assertEqual(status, 400)
+        self.assertEqual(body, {"error": {"message": "rule 1: unknown fault 'boom'"}})
+        self.assertEqual(self.control("GET")[1]["rules"], 0)
+
+    def test_help_documents_faults(self):
+        result = subprocess.run([BINARY, "--help"], capture_output=True,
+                                text=True, timeout=10)
+        self.assertIn("--faults", result.stdout + result.stderr)
+
+    def test_bad_faults_flag_is_a_usage_error(self):
+        result = subprocess.run([BINARY, "--listen=127.0.0.1:0",
+                                 '--faults=[{"fault":"nope"}]'],
+                                capture_output=True, text=True, timeout=10)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("--faults: rule 0: unknown fault", result.stderr)
+
+
 def assert_png_data_uri(test, uri):
     """The challenge image: a data URI of a PNG whose chunks' CRCs hold."""
     prefix = "data:image/png;base64,"
