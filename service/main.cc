@@ -33,6 +33,9 @@ ABSL_FLAG(int, mx_timeout_ms, 15000,
 ABSL_FLAG(std::string, mx_credentials_file, "",
           "file whose first line is CLIENT_ID:API_KEY; default: the "
           "MX_CLIENT_ID and MX_API_KEY environment variables");
+ABSL_FLAG(int, mx_max_connections,
+          static_cast<int>(mxgate::CurlTransport::Options{}.max_host_connections),
+          "connections open to MX at once; calls beyond wait for one (0: no cap)");
 ABSL_FLAG(std::string, mx_ca_file, "",
           "PEM bundle to verify MX's TLS certificate against (default: the "
           "system's); verification cannot be turned off");
@@ -168,6 +171,10 @@ int main(int argc, char** argv) {
   options.mx.api_key = credentials->api_key;
   options.mx.timeout = absl::Milliseconds(absl::GetFlag(FLAGS_mx_timeout_ms));
   options.transport.ca_file = absl::GetFlag(FLAGS_mx_ca_file);
+  if (absl::GetFlag(FLAGS_mx_max_connections) < 0) {
+    Refuse("--mx_max_connections must not be negative");
+  }
+  options.transport.max_host_connections = absl::GetFlag(FLAGS_mx_max_connections);
   const int initial_poll_ms = absl::GetFlag(FLAGS_watch_initial_poll_ms);
   const int max_poll_ms = absl::GetFlag(FLAGS_watch_max_poll_ms);
   const int member_poll_ms = absl::GetFlag(FLAGS_watch_member_poll_interval_ms);

@@ -157,6 +157,7 @@ class CurlTransport::Loop {
     absl::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_idle_connections);
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
     thread_ = std::thread([this] { Run(); });
   }
 

@@ -99,6 +99,11 @@ class CurlTransport final : public HttpTransport {
   struct Options {
     // Idle connections kept for reuse.
     long max_idle_connections = 64;
+    // Connections open to MX at once; transfers beyond wait in libcurl's
+    // queue for one (their deadlines still apply). Without a cap, an
+    // overload opens a connection per queued call (one HTTP/1.1 request per
+    // connection at a time). 0: no cap.
+    long max_host_connections = 256;
     // Time to set up TCP (and TLS), within the request's deadline.
     absl::Duration connect_timeout = absl::Seconds(5);
     // Answers larger than this are refused: MX's member bodies are ~1 KiB.

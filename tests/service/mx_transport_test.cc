@@ -426,6 +426,34 @@ TEST_F(CurlTransportTest, RetriesAnUnreachableUpstreamUpToMaxAttempts) {
   EXPECT_EQ(transport_->retries(), RetryOptions().max_attempts - 1);
 }
 
+TEST(CurlTransportConnections, QueuesTransfersBeyondTheConnectionCap) {
+  testing::RecordingUpstream upstream;
+  upstream.Enqueue(Answer(200, "first", absl::Milliseconds(200)));
+  upstream.Enqueue(Answer(200, "second"));
+  CurlTransport::Options options;
+  options.max_host_connections = 1;
+  CurlTransport transport(options);
+  std::vector<absl::StatusOr<HttpResponse>> results(2, absl::UnknownError("none"));
+  absl::Notification done[2];
+  for (int i = 0; i < 2; ++i) {
+    HttpRequest request;
+    request.method = "GET";
+    request.url = absl::StrCat(upstream.base_url(), "/", i);
+    request.deadline = absl::Now() + kWait;
+    transport.Send(std::move(request), [&results, &done, i](absl::StatusOr<HttpResponse> r) {
+      results[i] = std::move(r);
+      done[i].Notify();
+    });
+  }
+  for (auto& notification : done) ASSERT_TRUE(notification.WaitForNotificationWithTimeout(kWait));
+  ASSERT_TRUE(results[0].ok() && results[1].ok());
+  // One connection, the second request sent on it after the first answer.
+  EXPECT_EQ(upstream.connections(), 1);
+  EXPECT_EQ(transport.connections_opened(), 1);
+  EXPECT_EQ(results[0]->body, "first");
+  EXPECT_EQ(results[1]->body, "second");
+}
+
 TEST(CurlTransportRetries, NoRetryWhoseBackoffWouldPassTheDeadline) {
   CurlTransport::Options options;
   options.retry.initial_backoff = absl::Seconds(60);
