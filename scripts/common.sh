@@ -16,6 +16,7 @@ MXGATE_APT_PACKAGES=(
   nginx-light  # tests/deploy/nginx_scale_out_test.py runs deploy/nginx
   clang libclang-rt-14-dev  # the libFuzzer targets of tests/fuzz
   libbenchmark-dev  # bench/micro
+  bazel-bootstrap bazel-rules-java  # scripts/bazel_test: the Bazel build, offline
 )
 
 # What node_modules must hold (package.json's devDependencies): buf, and

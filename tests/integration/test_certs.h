@@ -6,6 +6,8 @@
 #define MXGATE_TESTS_INTEGRATION_TEST_CERTS_H_
 
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -43,7 +45,8 @@ class TestCerts {
     unsetenv("MXGATE_CERT_SCRIPT");
   }
   ~TestCerts() {
-    if (!dir_.empty()) std::system(absl::StrCat("rm -rf '", dir_, "'").c_str());
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
   }
   TestCerts(const TestCerts&) = delete;
   TestCerts& operator=(const TestCerts&) = delete;
