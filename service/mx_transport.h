@@ -97,8 +97,11 @@ class RetryBudget {
 class CurlTransport final : public HttpTransport {
  public:
   struct Options {
-    // Idle connections kept for reuse.
-    long max_idle_connections = 64;
+    // Connections libcurl keeps in its cache, busy ones included: when a
+    // transfer ends with more than this open, its connection is closed, so
+    // a cap below the calls in flight would open a connection per call
+    // (measured: 2,957 connections for 2,957 calls at 100 in flight).
+    long max_idle_connections = 256;
     // Connections open to MX at once; transfers beyond wait in libcurl's
     // queue for one (their deadlines still apply). Without a cap, an
     // overload opens a connection per queued call (one HTTP/1.1 request per

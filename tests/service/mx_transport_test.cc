@@ -454,6 +454,22 @@ TEST(CurlTransportConnections, QueuesTransfersBeyondTheConnectionCap) {
   EXPECT_EQ(results[1]->body, "second");
 }
 
+TEST_F(CurlTransportTest, KeepsAConnectionPerCallInFlightForTheNextCalls) {
+  // More calls in flight than libcurl's default cache of connections: each
+  // ends while the others are open, and must not close its connection.
+  constexpr int kInFlight = 80;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kInFlight; ++i) {
+      upstream_.Enqueue(Answer(200, "ok", absl::Milliseconds(100)));
+    }
+    std::vector<std::shared_ptr<Outcome>> outcomes;
+    for (int i = 0; i < kInFlight; ++i) outcomes.push_back(Send(Request("GET", "/member")));
+    for (auto& outcome : outcomes) ASSERT_TRUE(Await(*outcome).ok());
+  }
+  EXPECT_EQ(transport_->connections_opened(), kInFlight);
+  EXPECT_EQ(upstream_.connections(), kInFlight);
+}
+
 TEST(CurlTransportRetries, NoRetryWhoseBackoffWouldPassTheDeadline) {
   CurlTransport::Options options;
   options.retry.initial_backoff = absl::Seconds(60);
