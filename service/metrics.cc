@@ -122,7 +122,7 @@ void Metrics::RecordRpc(absl::string_view method, bool server_stream,
   {
     absl::MutexLock lock(&mu_);
     auto [count, new_count] = rpc_counters_.try_emplace(
-        std::make_tuple(std::string(method), static_cast<int>(code)), nullptr);
+        std::make_pair(method, static_cast<int>(code)), nullptr);
     if (new_count) {
       count->second = &rpcs_.Add({{"grpc_type", TypeOf(server_stream)},
                                   {"grpc_service", kServiceName},
@@ -130,7 +130,7 @@ void Metrics::RecordRpc(absl::string_view method, bool server_stream,
                                   {"grpc_code", absl::StatusCodeToString(code)}});
     }
     counter = count->second;
-    auto [time, new_time] = rpc_histograms_.try_emplace(std::string(method), nullptr);
+    auto [time, new_time] = rpc_histograms_.try_emplace(method, nullptr);
     if (new_time) {
       time->second = &rpc_seconds_.Add({{"grpc_type", TypeOf(server_stream)},
                                         {"grpc_service", kServiceName},
@@ -150,7 +150,7 @@ void Metrics::RecordUpstreamAnswer(absl::string_view operation, int http_status,
   {
     absl::MutexLock lock(&mu_);
     auto [count, added] = answers_.try_emplace(
-        std::make_tuple(std::string(operation), http_status), nullptr);
+        std::make_pair(operation, http_status), nullptr);
     if (added) {
       count->second = &upstream_responses_.Add(
           {{"operation", std::string(operation)}, {"status", absl::StrCat(http_status)}});
@@ -182,7 +182,7 @@ void Metrics::RecordUpstreamFailure(absl::string_view operation,
 }
 
 prometheus::Histogram* Metrics::UpstreamHistogram(absl::string_view operation) {
-  auto [time, added] = upstream_histograms_.try_emplace(std::string(operation), nullptr);
+  auto [time, added] = upstream_histograms_.try_emplace(operation, nullptr);
   if (added) {
     time->second = &upstream_seconds_.Add({{"operation", std::string(operation)}},
                                           LatencyBuckets());

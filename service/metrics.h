@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -55,6 +56,7 @@ class Metrics {
                  absl::StatusCode code, absl::Duration elapsed);
 
   // An upstream request that got an HTTP answer of `http_status`.
+  // `operation` is a literal, as `method` above.
   void RecordUpstreamAnswer(absl::string_view operation, int http_status,
                             absl::Duration elapsed);
   // An upstream request that got no answer; `reason` is the transport's
@@ -90,15 +92,16 @@ class Metrics {
 
   // Series already added, so that the hot path builds no label map.
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::tuple<std::string, int>, prometheus::Counter*> rpc_counters_
+  // Keyed by the literals callers pass (no string is built per call).
+  absl::flat_hash_map<std::pair<absl::string_view, int>, prometheus::Counter*> rpc_counters_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, prometheus::Histogram*> rpc_histograms_
+  absl::flat_hash_map<absl::string_view, prometheus::Histogram*> rpc_histograms_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::tuple<std::string, int>, prometheus::Counter*> answers_
+  absl::flat_hash_map<std::pair<absl::string_view, int>, prometheus::Counter*> answers_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::tuple<std::string, std::string>, prometheus::Counter*>
       failures_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, prometheus::Histogram*> upstream_histograms_
+  absl::flat_hash_map<absl::string_view, prometheus::Histogram*> upstream_histograms_
       ABSL_GUARDED_BY(mu_);
 };
 
