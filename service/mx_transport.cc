@@ -1,12 +1,16 @@
 #include "service/mx_transport.h"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
+#include <iterator>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -155,9 +159,19 @@ class CurlTransport::Loop {
   explicit Loop(Options options)
       : options_(std::move(options)), budget_(options_.retry) {
     absl::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = wake_;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event);
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_idle_connections);
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -166,10 +180,12 @@ class CurlTransport::Loop {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    curl_multi_wakeup(multi_);
+    Wake();
     thread_.join();
     for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
     curl_multi_cleanup(multi_);
+    close(wake_);
+    close(epoll_);
   }
 
   TransferId Send(HttpRequest request, Callback done) {
@@ -179,21 +195,25 @@ class CurlTransport::Loop {
     transfer->done = std::move(done);
     transfer->max_response_bytes = options_.max_response_bytes;
     TransferId id;
+    bool wake;
     {
       absl::MutexLock lock(&mu_);
       id = transfer->id = next_id_++;
       incoming_.push_back(std::move(transfer));
+      wake = std::exchange(sleeping_, false);
     }
-    curl_multi_wakeup(multi_);
+    if (wake) Wake();
     return id;
   }
 
   void Cancel(TransferId id) {
+    bool wake;
     {
       absl::MutexLock lock(&mu_);
       cancelled_.push_back(id);
+      wake = std::exchange(sleeping_, false);
     }
-    curl_multi_wakeup(multi_);
+    if (wake) Wake();
   }
 
  private:
@@ -213,17 +233,61 @@ class CurlTransport::Loop {
     return close(fd);
   }
 
+  // libcurl says which sockets to watch for what; epoll watches them, so a
+  // wake-up costs the sockets that are ready, not every open transfer.
+  static int OnSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* user,
+                      void* /*socket_data*/) {
+    const int epoll = static_cast<Loop*>(user)->epoll_;
+    if (what == CURL_POLL_REMOVE) {
+      // Fails harmlessly when curl already closed the socket (epoll then
+      // dropped it itself).
+      epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nullptr);
+      return 0;
+    }
+    epoll_event event{};
+    event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    event.data.fd = fd;
+    // curl does not say whether it has told us of this socket before.
+    if (epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
+      epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+    }
+    return 0;
+  }
+
+  // -1: no timeout wanted; 0: act at once.
+  static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
+    auto* loop = static_cast<Loop*>(user);
+    loop->curl_timer_ = timeout_ms < 0 ? absl::InfiniteFuture()
+                                       : absl::Now() + absl::Milliseconds(timeout_ms);
+    return 0;
+  }
+
+  void Wake() {
+    const uint64_t one = 1;
+    // Fails only when the counter is full, and then the loop wakes anyway.
+    (void)!write(wake_, &one, sizeof(one));
+  }
+
+  // Takes the calls' new transfers and cancellations. When there are none,
+  // marks the loop asleep, so that the next Send wakes it: while the loop
+  // runs, a Send costs no system call.
+  bool TakeWork(std::vector<std::unique_ptr<Transfer>>& incoming,
+                std::vector<TransferId>& cancelled) {
+    absl::MutexLock lock(&mu_);
+    incoming.swap(incoming_);
+    cancelled.swap(cancelled_);
+    sleeping_ = incoming.empty() && cancelled.empty() && !stopping_;
+    return stopping_;
+  }
+
   void Run() {
-    bool stopping = false;
-    while (!stopping) {
-      std::vector<std::unique_ptr<Transfer>> incoming;
-      std::vector<TransferId> cancelled;
-      {
-        absl::MutexLock lock(&mu_);
-        incoming.swap(incoming_);
-        cancelled.swap(cancelled_);
-        stopping = stopping_;
-      }
+    std::vector<std::unique_ptr<Transfer>> incoming;
+    std::vector<TransferId> cancelled;
+    epoll_event events[64];
+    while (true) {
+      incoming.clear();
+      cancelled.clear();
+      const bool stopping = TakeWork(incoming, cancelled);
       for (auto& transfer : incoming) Start(std::move(transfer));
       for (TransferId id : cancelled) {
         std::unique_ptr<Transfer> transfer = TakeRunningOrDelayed(id);
@@ -235,21 +299,39 @@ class CurlTransport::Loop {
       }
       if (stopping) break;
       StartDueTransfers();
+      // Transfers just added set a timer of 0: start them before sleeping.
+      RunDueCurlTimer();
+      ReadMessages();
 
-      int still_running = 0;
-      curl_multi_perform(multi_, &still_running);
-      int queued = 0;
-      while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
-        if (message->msg != CURLMSG_DONE) continue;
-        Transfer* raw = nullptr;
-        curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &raw);
-        const CURLcode result = message->data.result;
-        auto it = running_.find(raw->id);
-        std::unique_ptr<Transfer> transfer = std::move(it->second);
-        running_.erase(it);
-        Finish(std::move(transfer), result);
+      // Asleep only when TakeWork found nothing; else just look at the
+      // sockets and come back for the work.
+      bool asleep;
+      {
+        absl::MutexLock lock(&mu_);
+        asleep = sleeping_;
       }
-      curl_multi_poll(multi_, nullptr, 0, PollTimeoutMs(), nullptr);
+      const int ready =
+          epoll_wait(epoll_, events, std::size(events), asleep ? PollTimeoutMs() : 0);
+      if (asleep) {
+        absl::MutexLock lock(&mu_);
+        sleeping_ = false;
+      }
+      for (int i = 0; i < ready; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == wake_) {
+          uint64_t count;
+          (void)!read(wake_, &count, sizeof(count));
+          continue;
+        }
+        const uint32_t got = events[i].events;
+        const int mask = (got & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                         (got & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                         (got & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        int running = 0;
+        curl_multi_socket_action(multi_, fd, mask, &running);
+      }
+      RunDueCurlTimer();
+      ReadMessages();
     }
     // Shutdown: whatever still runs or waits is cancelled, and its caller
     // told so.
@@ -271,6 +353,28 @@ class CurlTransport::Loop {
     for (auto& transfer : never_started) {
       transfer->done(MakeError(absl::StatusCode::kCancelled,
                                "mxgate is shutting down", kReasonCancelled));
+    }
+  }
+
+  void RunDueCurlTimer() {
+    if (curl_timer_ > absl::Now()) return;
+    curl_timer_ = absl::InfiniteFuture();
+    int running = 0;
+    curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
+
+  // Hands each finished transfer to Finish.
+  void ReadMessages() {
+    int queued = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi_, &queued)) {
+      if (message->msg != CURLMSG_DONE) continue;
+      Transfer* raw = nullptr;
+      curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, &raw);
+      const CURLcode result = message->data.result;
+      auto it = running_.find(raw->id);
+      std::unique_ptr<Transfer> transfer = std::move(it->second);
+      running_.erase(it);
+      Finish(std::move(transfer), result);
     }
   }
 
@@ -316,29 +420,11 @@ class CurlTransport::Loop {
     transfer->header_list = curl_slist_append(transfer->header_list, "Expect:");
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->header_list);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_file.empty()) {
-      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
-    }
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
-    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, OnPrerequest);
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, transfer.get());
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error_buffer);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
-    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
-    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
-    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, OnCloseSocket);
-    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
     curl_multi_add_handle(multi_, easy);
     const TransferId id = transfer->id;
     running_.emplace(id, std::move(transfer));
@@ -450,12 +536,14 @@ class CurlTransport::Loop {
     }
   }
 
-  // Up to 1 s, and no later than the next delayed start.
+  // Up to 1 s, and no later than curl's timer or the next delayed start.
   int PollTimeoutMs() const {
-    if (delayed_by_time_.empty()) return 1000;
-    const absl::Duration until = delayed_by_time_.begin()->first - absl::Now();
+    absl::Time wake_at = curl_timer_;
+    if (!delayed_by_time_.empty()) wake_at = std::min(wake_at, delayed_by_time_.begin()->first);
+    if (wake_at == absl::InfiniteFuture()) return 1000;
     return static_cast<int>(std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1))), 0, 1000));
+        absl::ToInt64Milliseconds(absl::Ceil(wake_at - absl::Now(), absl::Milliseconds(1))), 0,
+        1000));
   }
 
   // Removes the transfer from running_ or delayed_; null when in neither.
@@ -489,21 +577,53 @@ class CurlTransport::Loop {
     transfer->done(std::move(result));
   }
 
-  // Easy handles are reused: curl_easy_reset keeps their DNS and TLS
-  // session caches, and the connections live in the multi handle.
+  // Easy handles are reused, with their DNS and TLS session caches (the
+  // connections live in the multi handle). The options that are the same
+  // for every transfer are set once, when the handle is made; Start sets
+  // the others each time.
   CURL* TakeEasy() {
-    if (idle_easy_.empty()) return curl_easy_init();
-    CURL* easy = idle_easy_.back();
-    idle_easy_.pop_back();
+    if (!idle_easy_.empty()) {
+      CURL* easy = idle_easy_.back();
+      idle_easy_.pop_back();
+      return easy;
+    }
+    CURL* easy = curl_easy_init();
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+    }
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, OnPrerequest);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, OnCloseSocket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, this);
     return easy;
   }
 
+  // Drops the handle's pointers into the finished transfer, which is
+  // about to be freed.
   void ReturnEasy(CURL* easy) {
-    curl_easy_reset(easy);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, nullptr);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, nullptr);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, nullptr);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, nullptr);
     idle_easy_.push_back(easy);
   }
 
   const Options options_;
+  int epoll_ = -1;
+  int wake_ = -1;  // an eventfd: Send and Cancel wake a sleeping loop with it
   CURLM* multi_ = nullptr;
   std::thread thread_;
 
@@ -511,12 +631,14 @@ class CurlTransport::Loop {
   std::vector<std::unique_ptr<Transfer>> incoming_ ABSL_GUARDED_BY(mu_);
   std::vector<TransferId> cancelled_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool sleeping_ ABSL_GUARDED_BY(mu_) = false;  // in or about to be in epoll_wait
   TransferId next_id_ ABSL_GUARDED_BY(mu_) = 1;
 
   RetryBudget budget_;
 
   // Loop thread only.
   absl::BitGen random_;
+  absl::Time curl_timer_ = absl::InfiniteFuture();  // when curl wants to act
   std::unordered_map<TransferId, std::unique_ptr<Transfer>> running_;
   std::unordered_map<TransferId, std::unique_ptr<Transfer>> delayed_;
   std::multimap<absl::Time, TransferId> delayed_by_time_;

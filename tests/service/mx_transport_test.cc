@@ -252,6 +252,35 @@ TEST_F(CurlTransportTest, ReusesOneConnectionForSequentialRequests) {
   EXPECT_EQ(transport_->open_connections(), 1);
 }
 
+// Easy handles are reused without curl_easy_reset: nothing of one
+// transfer (method, body, headers) may carry over to the next.
+TEST_F(CurlTransportTest, ReusedHandlesCarryNothingOverFromTheLastTransfer) {
+  HttpRequest post = Request("POST", "/a", "first body");
+  post.headers = {{"X-Only-First", "1"}};
+  ASSERT_TRUE(Await(*Send(std::move(post))).ok());
+  ASSERT_TRUE(Await(*Send(Request("GET", "/b"))).ok());
+  ASSERT_TRUE(Await(*Send(Request("DELETE", "/c"))).ok());
+  ASSERT_TRUE(Await(*Send(Request("PUT", "/d", "fourth"))).ok());
+
+  const std::vector<testing::RecordedRequest> recorded = upstream_.requests();
+  ASSERT_THAT(recorded, SizeIs(4));
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"POST", "first body"}, {"GET", ""}, {"DELETE", ""}, {"PUT", "fourth"}};
+  for (size_t i = 0; i < recorded.size(); ++i) {
+    EXPECT_EQ(recorded[i].method, expected[i].first) << i;
+    EXPECT_EQ(recorded[i].body, expected[i].second) << i;
+    for (const auto& [name, value] : recorded[i].headers) {
+      if (i > 0) {
+        EXPECT_FALSE(absl::EqualsIgnoreCase(name, "X-Only-First")) << i;
+      }
+      if (i == 1 || i == 2) {
+        EXPECT_FALSE(absl::EqualsIgnoreCase(name, "Content-Length")) << i;
+      }
+    }
+  }
+  EXPECT_EQ(transport_->connections_opened(), 1);
+}
+
 TEST_F(CurlTransportTest, SendsNothingBeforeNotBefore) {
   HttpRequest request = Request("POST", "/later", "{}");
   const absl::Time not_before = absl::Now() + absl::Milliseconds(150);
