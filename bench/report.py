@@ -42,30 +42,50 @@ def per_call_us(result, key):
     return result[key] / calls * 1e6 if calls and key in result else None
 
 
+PERCENTILES = ("p50", "p99", "p99_9")
+
+
 def percentiles_table(rounds, paths, title_rate):
-    """Median over rounds of each path's p50/p99/p99.9, and G − D paired by round."""
+    """Median over rounds of each path's p50/p99/p99.9, and G − D (and
+    G − D − F) paired by round. Paths the rounds lack are left out (results
+    from before path F)."""
+    paths = [path for path in paths if path in rounds[0]]
     lines = ["| path | p50 (µs) | p99 (µs) | p99.9 (µs) | calls measured per round |",
              "|---|---:|---:|---:|---:|"]
     names = {"D": "D: mxgate's MX client, direct", "G": "G: gRPC → mxgate",
-             "S": "S: MX Node SDK, direct"}
+             "F": "F: gRPC alone (floor server, no upstream)", "S": "S: MX Node SDK, direct"}
     for path in paths:
-        cells = [median(r[path]["latency_us"][p] for r in rounds) for p in ("p50", "p99", "p99_9")]
+        cells = [median(r[path]["latency_us"][p] for r in rounds) for p in PERCENTILES]
         count = median(r[path]["latency_us"]["count"] for r in rounds)
         lines.append(f"| {names[path]} | {fmt(cells[0])} | {fmt(cells[1])} | {fmt(cells[2])} "
                      f"| {fmt(count)} |")
     added = added_latency(rounds)
     lines.append(f"| **added by the gateway (G − D)** | **{fmt(added['p50'])}** | "
                  f"**{fmt(added['p99'])}** | **{fmt(added['p99_9'])}** | |")
+    beyond = beyond_grpc(rounds)
+    if beyond:
+        lines.append(f"| of which not gRPC's round trip (G − D − F) | {fmt(beyond['p50'])} | "
+                     f"{fmt(beyond['p99'])} | {fmt(beyond['p99_9'])} | |")
     errors = sum(sum(r[p]["errors"].values()) for r in rounds for p in paths)
     lines.append("")
-    lines.append(f"Medians of {len(rounds)} rounds ({title_rate}); G − D is the median of the "
+    lines.append(f"Medians of {len(rounds)} rounds ({title_rate}); G − D"
+                 f"{' and G − D − F are the medians' if beyond else ' is the median'} of the "
                  f"per-round differences. Failed calls in these runs: {errors}.")
     return "\n".join(lines)
 
 
 def added_latency(rounds):
     return {p: median(r["G"]["latency_us"][p] - r["D"]["latency_us"][p] for r in rounds)
-            for p in ("p50", "p99", "p99_9")}
+            for p in PERCENTILES}
+
+
+def beyond_grpc(rounds):
+    """G − D − F per percentile, paired by round: what the gateway adds
+    beyond a bare gRPC round trip. None without path F."""
+    if "F" not in rounds[0]:
+        return None
+    return {p: median(r["G"]["latency_us"][p] - r["D"]["latency_us"][p]
+                      - r["F"]["latency_us"][p] for r in rounds) for p in PERCENTILES}
 
 
 def grid_table(steps):
@@ -87,11 +107,16 @@ def grid_table(steps):
 
 
 def cpu_per_call(rounds):
-    """Medians over rounds of each process's CPU per call (µs)."""
+    """Medians over rounds of each process's CPU per call (µs); F's are
+    None in results from before path F."""
+    with_f = "F" in rounds[0]
     return {
         "d_client": median(per_call_us(r["D"], "client_cpu_s") for r in rounds),
         "gateway": median(per_call_us(r["G"], "mxgate_cpu_s") for r in rounds),
         "g_loadgen": median(per_call_us(r["G"], "client_cpu_s") for r in rounds),
+        "floor": median(per_call_us(r["F"], "floor_cpu_s") for r in rounds) if with_f else None,
+        "f_loadgen": (median(per_call_us(r["F"], "client_cpu_s") for r in rounds)
+                      if with_f else None),
         "s_client": median(per_call_us(r["S"], "client_cpu_s") for r in rounds),
         "nginx_d": median(per_call_us(r["D"], "nginx_cpu_s") for r in rounds),
         "nginx_g": median(per_call_us(r["G"], "nginx_cpu_s") for r in rounds),
@@ -211,8 +236,129 @@ def targets_table(results):
 
 
 def saturation_medians(results):
-    return {p: median(r[p]["throughput"] for r in results["saturation"]["rounds"])
-            for p in ("D", "G", "S")}
+    """Median calls/s per path; F is None in results from before path F."""
+    rounds = results["saturation"]["rounds"]
+    return {p: median(r[p]["throughput"] for r in rounds if p in r) for p in ("D", "G", "F", "S")}
+
+
+def cores_used(runs, key):
+    """Median share of a core that `key`'s CPU time was over the runs' wall time."""
+    return median(r[key] / r["wall_s"] for r in runs if r.get("wall_s") and key in r)
+
+
+def grpc_floor_section(results, busy):
+    """Path F against G and D: how much of what the gateway adds is gRPC's
+    own cost, in latency, CPU and throughput. None without path F. `busy`:
+    other processes took much of the machine (the p99s are then theirs)."""
+    one = results["one_in_flight"]
+    fixed = results["fixed_rate"]
+    if "F" not in one[0] or "F" not in fixed["rounds"][0]:
+        return None
+    grpc = results["machine"]["versions"].get("gRPC", "?")
+    out = ["Path F runs the same load generator, pinned the same way, against "
+           "`mxgate-bench-floor`: a gRPC server of the same service (gRPC "
+           f"{grpc}, callback API, mxgate's listener options) whose CreateMember answers at "
+           "once, on the handler's thread, with the response the gateway sends for the "
+           "benchmark's request; no upstream, no validation, no log. F has no HTTP hop, so "
+           "F's latency is the whole gRPC hop (client stack, loopback, server stack and "
+           "back), and G − D − F, paired by round, is what the gateway adds beyond it: its "
+           "handler, validation, access log and metrics, the hand-offs from gRPC's threads "
+           "to the libcurl loop and back (F replies on the handler's thread), and running "
+           "the HTTP hop inside the gateway process rather than alone as in D.\n"]
+    tail_note = (" Percentiles of a sum do not add, so G − D − F at p99 is no cost of its "
+                 "own (it can come out negative)"
+                 + ("; and on this busy machine every p99 here measures other processes' "
+                    "time slices as much as gRPC." if busy else "."))
+
+    def floor_latency(rounds, p):
+        return median(r["F"]["latency_us"][p] for r in rounds)
+
+    def latency_item(rounds, label, p50_target, p99_target, aside=""):
+        f = {p: floor_latency(rounds, p) for p in ("p50", "p99")}
+        added = added_latency(rounds)
+        beyond = beyond_grpc(rounds)
+        share = f" ({f['p50'] / added['p50'] * 100:.0f}%)" if added["p50"] > 0 else ""
+        text = (f"- **{label}** (medians of {len(rounds)} rounds): gRPC alone (F) takes "
+                f"{fmt(f['p50'])} µs at p50{aside} and {fmt(f['p99'])} µs at p99. Of the "
+                f"{fmt(added['p50'])} µs the gateway adds at p50 (G − D), {fmt(f['p50'])} µs"
+                f"{share} is gRPC's own round trip and {fmt(beyond['p50'])} µs (G − D − F) "
+                "the rest.")
+        if p50_target is not None:
+            if f["p50"] >= p50_target:
+                text += (f" F's p50 alone is {f['p50'] - p50_target:.0f} µs over the "
+                         f"{p50_target:.0f} µs target for G − D: with this gRPC on this "
+                         "machine, a gateway that adds one gRPC hop cannot meet it, however "
+                         "little its own code costs.")
+            else:
+                text += (f" Against the {p50_target:.0f} µs target for G − D at p50, gRPC's "
+                         f"round trip leaves {fmt(p50_target - f['p50'])} µs for the rest, "
+                         f"which takes {fmt(beyond['p50'])} µs.")
+        text += (f" F's p99 alone is {'over' if f['p99'] > p99_target else 'within'} the "
+                 f"{p99_target:.0f} µs target for G − D at p99.{tail_note}")
+        return text
+
+    out.append(latency_item(one, "1 call in flight", TARGET_ADDED_1_P50, TARGET_ADDED_1_P99))
+    out.append(latency_item(
+        fixed["rounds"], f"{fixed['rate']:,} calls/s", None, TARGET_ADDED_1000_P99,
+        aside=f" ({fmt(floor_latency(one, 'p50'))} µs back to back: with calls "
+              f"{1000 / fixed['rate']:g} ms apart, each call also wakes gRPC's idle threads, "
+              "which shows in F's CPU per call below)"))
+    for label, cpu in cpu_cases(results):
+        if None in (cpu["floor"], cpu["gateway"], cpu["d_client"]):
+            continue
+        above = cpu["gateway"] - cpu["d_client"]
+        against = (f"already {cpu['floor'] - TARGET_CPU_ABOVE_D:.1f} µs over"
+                   if cpu["floor"] > TARGET_CPU_ABOVE_D else
+                   f"{TARGET_CPU_ABOVE_D - cpu['floor']:.1f} µs within")
+        out.append(f"- **CPU per call, {label}**: F's server uses {cpu['floor']:.1f} µs, "
+                   f"{against} the {TARGET_CPU_ABOVE_D:.0f} µs the target allows the gateway "
+                   f"above D. The gateway uses {above:.1f} µs more than D's whole client "
+                   f"({cpu['gateway']:.1f} − {cpu['d_client']:.1f}); taking F's server as "
+                   f"gRPC's share, the other {above - cpu['floor']:.1f} µs is mxgate's own "
+                   "work beyond D's plus any difference between the gateway's gRPC side and "
+                   "F's (the gateway replies from another thread). D's figure also holds its "
+                   "own load loop, which the gateway does not run, so that remainder "
+                   "understates mxgate's share, if anything.")
+    sat = saturation_medians(results)
+    if sat["F"] and sat["D"] and sat["G"]:
+        rounds = results["saturation"]["rounds"]
+        f_runs = [r["F"] for r in rounds if "F" in r]
+        g_runs = [r["G"] for r in rounds]
+        text = (f"- **Throughput, {results['saturation']['concurrency']} calls in flight**: "
+                f"F completes {fmt(sat['F'])} calls/s, G {fmt(sat['G'])} "
+                f"({sat['G'] / sat['F'] * 100:.0f}% of F), D {fmt(sat['D'])}. G does all of "
+                "F's work and more, with the same load generator on the same cores, so F's "
+                f"ceiling bounds G's. F/D is {sat['F'] / sat['D']:.2f}: ")
+        if sat["F"] / sat["D"] < TARGET_RATIO:
+            text += (f"below the {TARGET_RATIO} asked of G/D, so gRPC alone puts that target "
+                     "out of reach here")
+        else:
+            text += (f"gRPC alone does not rule out G/D ≥ {TARGET_RATIO}; G's shortfall from F "
+                     "is what the gateway does besides gRPC on the same core: its HTTP client "
+                     "(D's work), its own code and the hand-offs between them")
+        text += (f". F's {fmt(sat['F'])} calls/s is "
+                 + (f"below the {TARGET_G_RATE:,} asked of G for the whole box (F, like G, is "
+                    "pinned: one core serves, the other loads)." if sat["F"] < TARGET_G_RATE
+                    else f"above the {TARGET_G_RATE:,} asked of G for the whole box."))
+        f_loadgen = cores_used(f_runs, "client_cpu_s")
+        floor_server = cores_used(f_runs, "floor_cpu_s")
+        g_loadgen = cores_used(g_runs, "client_cpu_s")
+        gateway = cores_used(g_runs, "mxgate_cpu_s")
+        other_f = median(r["other_cpu_cores"] for r in f_runs)
+        other_g = median(r["other_cpu_cores"] for r in g_runs)
+        text += (" Cores used (CPU time over each run's wall time, start-up included): in F's "
+                 f"runs the load generator {fmt(f_loadgen, 2)}, the floor server "
+                 f"{fmt(floor_server, 2)}, other processes {fmt(other_f, 2)}; in G's, the load "
+                 f"generator {fmt(g_loadgen, 2)}, nginx "
+                 f"{fmt(cores_used(g_runs, 'nginx_cpu_s'), 2)}, the gateway {fmt(gateway, 2)}, "
+                 f"other processes {fmt(other_g, 2)}.")
+        shares = [v for v in (f_loadgen, floor_server, g_loadgen, gateway) if v is not None]
+        if shares and max(shares) < 0.9:
+            text += (" None of these had a full core: the ceilings were set by the CPU the "
+                     "other processes left or by waiting (hand-offs between threads, "
+                     "wake-ups), not by one process's own CPU.")
+        out.append(text)
+    return "\n".join(out)
 
 
 def rss_per_1000(memory, level):
@@ -263,6 +409,10 @@ def write(results, report_dir):
         "this code.")
     add("- **G** (gateway): `mxgate-bench-grpc`, an open-loop gRPC load generator (callback "
         "API, 2 HTTP/2 connections), calls mxgate, which calls the upstream.")
+    add("- **F** (gRPC floor): the same load generator calls `mxgate-bench-floor` "
+        "(`bench/floor_server.cc`), a bare gRPC server of the same service that answers at "
+        "once with the gateway's own response: what gRPC alone costs. 1 call in flight, "
+        "1,000 calls/s and saturation only.")
     add("- **S** (SDK): `bench/node/sdk_load.js` calls the upstream through the official MX "
         "Node SDK (`mx-platform-node`, axios, Node's keep-alive agent): what a user does "
         "without mxgate.\n")
@@ -270,7 +420,8 @@ def write(results, report_dir):
     noise = (f"While the load grid ran, other processes used a median of {fmt(other, 2)} "
              f"cores (worst step {fmt(worst_other, 2)}) of the 2, measured from /proc/stat "
              "minus the benchmark's own processes.")
-    if other is not None and other > 0.5:
+    busy = other is not None and other > 0.5
+    if busy:
         add(f"**This machine was busy with other work.** {noise} Every figure that rests on "
             "a p99 (the max throughput at p99 ≤ 10 ms, p99 and p99.9 latencies) then "
             "measures the other processes' time slices more than mxgate, and moves by "
@@ -279,8 +430,12 @@ def write(results, report_dir):
             "per call, the memory figures and the instruction counts hold better. Rerun on "
             "an idle machine before judging the p99 targets.\n")
     add(targets_table(results) + "\n")
-    if other is None or other <= 0.5:
+    if not busy:
         add(f"{noise} Compare D and G within one run.\n")
+    floor = grpc_floor_section(results, busy)
+    if floor:
+        add("### What gRPC itself costs (path F)\n")
+        add(floor + "\n")
     add("## Machine\n")
     add(machine_section(results) + "\n")
     add("## Method\n")
@@ -305,21 +460,25 @@ def write(results, report_dir):
         "shared); one that collapsed (errors, or p99 over 100 ms) is not. Calls there time "
         "out after 2 s.")
     add("- **Pinning** (`taskset`), 2 cores: the upstream nginx on core 0, and the thing "
-        "compared alone on core 1: D's client, the gateway, or S's Node process. G's load "
-        "generator shares core 0 with nginx. \"2 cores, unpinned\" lets every process use both.")
-    add("- **CPU per call**: utime + stime deltas from /proc/PID/stat (the gateway, nginx) "
+        "compared alone on core 1: D's client, the gateway, F's floor server, or S's Node "
+        "process. G's and F's load generator shares core 0 with nginx (idle during F). "
+        "\"2 cores, unpinned\" lets every process use both.")
+    add("- **CPU per call**: utime + stime deltas from /proc/PID/stat (the gateway, F's "
+        "floor server, nginx) "
         "and the driver's rusage, over the whole driver run, divided by the calls it made "
         "(warm-up included). 10 ms tick resolution; runs use ≥ 1 s of CPU at the rates compared.")
     add("- **Gateway flags**: `" + results.get("gateway_flags", "") + "` (the access log on, "
-        "as shipped; its lines go to a file).\n")
+        "as shipped; its lines go to a file)." + (
+            f" **Floor server flags** (F): `{results['floor_flags']}`."
+            if results.get("floor_flags") else "") + "\n")
 
     add("## Added latency\n")
     add("### 1 call in flight (closed loop)\n")
-    add(percentiles_table(results["one_in_flight"], ("D", "G", "S"), "closed loop, 1 call in "
+    add(percentiles_table(results["one_in_flight"], ("D", "G", "F", "S"), "closed loop, 1 call in "
                           "flight, pinned") + "\n")
     fixed = results["fixed_rate"]
     add(f"### {fixed['rate']:,} calls/s (open loop)\n")
-    add(percentiles_table(fixed["rounds"], ("D", "G", "S"), f"{fixed['rate']:,} calls/s, "
+    add(percentiles_table(fixed["rounds"], ("D", "G", "F", "S"), f"{fixed['rate']:,} calls/s, "
                           "pinned") + "\n")
     add("### Realistic upstream latency\n")
     runs = slow["runs"]
@@ -354,14 +513,16 @@ def write(results, report_dir):
     saturation = results["saturation"]
     lines = [f"| path | calls/s with {saturation['concurrency']} in flight (closed loop), "
              "median of rounds | p50 (ms) | errors |", "|---|---:|---:|---:|"]
-    for path in ("D", "G", "S"):
+    for path in [p for p in ("D", "G", "F", "S") if p in saturation["rounds"][0]]:
         rounds = saturation["rounds"]
         lines.append(f"| {path} | {fmt(median(r[path]['throughput'] for r in rounds))} | "
                      f"{fmt(median(r[path]['latency_us']['p50'] for r in rounds) / 1000, 1)} | "
                      f"{sum(sum(r[path]['errors'].values()) for r in rounds)} |")
     add("Saturation (pinned), the most each path completes whatever its latency; less "
         "sensitive to other processes than the p99 limit. G/D here: "
-        f"{sat['G'] / sat['D']:.2f}.\n" if sat["D"] else "")
+        f"{sat['G'] / sat['D']:.2f}"
+        + (f"; F, gRPC alone, bounds G: G/F {sat['G'] / sat['F']:.2f}, F/D "
+           f"{sat['F'] / sat['D']:.2f}" if sat["F"] else "") + ".\n" if sat["D"] else "")
     add("\n".join(lines) + "\n")
     add("![latency vs load, pinned](benchmarks/latency_vs_load_pinned.png)\n")
     if unpinned:
@@ -379,14 +540,17 @@ def write(results, report_dir):
         "transport's count, for S nginx's accepted connections.\n")
 
     add("## CPU per call\n")
-    lines = ["| run (pinned) | D's whole client | gateway process | gateway − D | G's load "
-             "generator | S's Node process | nginx (D) | nginx (G) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| run (pinned) | D's whole client | gateway process | gateway − D | F's floor "
+             "server | gateway − D − F | G's load generator | F's load generator | S's Node "
+             "process | nginx (D) | nginx (G) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, cpu in cpu_cases(results):
         above = (cpu["gateway"] - cpu["d_client"]
                  if cpu["gateway"] is not None and cpu["d_client"] is not None else None)
+        beyond = above - cpu["floor"] if None not in (above, cpu["floor"]) else None
         lines.append(f"| {label} | {fmt(cpu['d_client'], 1)} | {fmt(cpu['gateway'], 1)} | "
-                     f"**{fmt(above, 1)}** | {fmt(cpu['g_loadgen'], 1)} | "
+                     f"**{fmt(above, 1)}** | {fmt(cpu['floor'], 1)} | {fmt(beyond, 1)} | "
+                     f"{fmt(cpu['g_loadgen'], 1)} | {fmt(cpu['f_loadgen'], 1)} | "
                      f"{fmt(cpu['s_client'], 1)} | {fmt(cpu['nginx_d'], 1)} | "
                      f"{fmt(cpu['nginx_g'], 1)} |")
     add("\n".join(lines) + "\n")

@@ -6,6 +6,8 @@ docs/BENCHMARKS.md for what each figure means. Every process runs on
 loopback ports chosen at run time and is stopped at the end. Paths:
   D  mxgate-bench-direct: mxgate's own MX client (libcurl), no gateway
   G  mxgate-bench-grpc -> mxgate -> upstream
+  F  mxgate-bench-grpc -> mxgate-bench-floor, a bare gRPC server answering
+     at once: what gRPC alone costs (1-in-flight, 1000/s, saturation)
   S  bench/node/sdk_load.js: the official MX Node SDK, no gateway
 Upstreams: nginx (bench/upstream/nginx.conf.in: at once, 200 ms +- 25%,
 or 1 s) and mx-sandbox --latency_ms.
@@ -38,15 +40,18 @@ BENCH = os.path.join(ROOT, "bench")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 P99_LIMIT_US = 10000.0  # the issue's "max throughput at p99 <= 10 ms"
 
-# Pinning on a 2-core machine: the upstream (and G's load generator) on
-# one core, the thing being compared (D's client, the gateway, S's Node
-# process) alone on the other.
+# Pinning on a 2-core machine: the upstream (and G's and F's load
+# generator) on one core, the thing being compared (D's client, the
+# gateway, F's floor server, S's Node process) alone on the other.
 UPSTREAM_CPUS = "0"
 SUBJECT_CPUS = "1"
 ALL_CPUS = "0,1"
 
 ALL_PHASES = ["memory", "one", "fixed", "saturation", "grid", "unpinned", "slow", "profile",
               "micro"]
+
+# The line mxgate and mxgate-bench-floor print once they serve.
+LISTENING_LINE = r"^listening on .*:(\d+)$"
 
 CREDENTIALS = {"MX_CLIENT_ID": "sandbox-client-id", "MX_API_KEY": "sandbox-api-key"}
 
@@ -184,7 +189,7 @@ class Gateway(Service):
                 "--metrics_listen=127.0.0.1:0", f"--mx_base_url={base_url}",
                 f"--log_level={log_level}"]
         super().__init__(name, argv, SUBJECT_CPUS, log_dir, env=CREDENTIALS,
-                         ready={"port": r"^listening on .*:(\d+)$",
+                         ready={"port": LISTENING_LINE,
                                 "metrics": r"^metrics on .*:(\d+)$"})
         self.target = f"127.0.0.1:{self.lines['port']}"
         self.metrics_url = f"http://127.0.0.1:{self.lines['metrics']}/metrics"
@@ -201,6 +206,18 @@ class Gateway(Service):
                 except ValueError:
                     pass
         return values
+
+
+class FloorServer(Service):
+    """Path F's server (bench/floor_server.cc): gRPC alone, pinned where
+    the gateway is."""
+
+    def __init__(self, build_bin, log_dir):
+        argv = [os.path.join(build_bin, "mxgate-bench-floor"), "--listen=127.0.0.1:0",
+                "--member_body_file=" + os.path.join(BENCH, "upstream",
+                                                     "member_response_body.json")]
+        super().__init__("floor", argv, SUBJECT_CPUS, log_dir, ready={"port": LISTENING_LINE})
+        self.target = f"127.0.0.1:{self.lines['port']}"
 
 
 class Nginx(Service):
@@ -285,7 +302,7 @@ class Bench:
         if path == "D":
             return [os.path.join(self.build_bin, "mxgate-bench-direct"),
                     f"--base_url={target}"] + common
-        if path == "G":
+        if path in ("G", "F"):
             return [os.path.join(self.build_bin, "mxgate-bench-grpc"), f"--target={target}",
                     f"--channels={self.args.channels}"] + common
         if path == "S":
@@ -295,14 +312,16 @@ class Bench:
 
     def run_driver(self, path, target, cpus, rate=0, concurrency=1, warmup_ms=None,
                    duration_ms=None, timeout_ms=5000, drain_timeout_ms=15000, gateway=None,
-                   nginx=None, label="", sampler=None):
-        """One run of a load generator, with the CPU each process used."""
+                   nginx=None, server=None, label="", sampler=None):
+        """One run of a load generator, with the CPU each process used: its
+        own, and that of `gateway`, `nginx` and `server` (F's floor server)
+        when given, as result[NAME_cpu_s]."""
         warmup_ms = self.args.warmup_ms if warmup_ms is None else warmup_ms
         duration_ms = self.args.duration_ms if duration_ms is None else duration_ms
         argv = ["taskset", "-c", cpus] + self.driver_argv(
             path, target, rate, concurrency, warmup_ms, duration_ms, timeout_ms, drain_timeout_ms)
         self.commands.setdefault(f"{path} {label}".strip(), shlex.join(argv))
-        watched = [service for service in (gateway, nginx) if service is not None]
+        watched = [service for service in (gateway, nginx, server) if service is not None]
         cpu_before = {service.name: service.cpu_seconds() for service in watched}
         accepts_before = nginx.accepted_connections() if nginx else 0
         metrics_before = gateway.metrics() if gateway else {}
@@ -423,35 +442,40 @@ class Bench:
         say(f"micro: {len(rows)} benchmarks")
         self.results["micro"] = rows
 
-    def one_in_flight(self, nginx, gateway):
-        say("1 call in flight (closed loop), D / G / S alternating")
+    @staticmethod
+    def compared_paths(nginx, gateway, floor):
+        """(path, run_driver's target, cpus and watched processes) of the
+        side-by-side runs, pinned: D's client, the gateway, F's floor server
+        and S's Node process each alone on the subject core; G's and F's
+        load generator on the other, with nginx (idle during F)."""
+        fast = nginx.url("fast")
+        return [("D", {"target": fast, "cpus": SUBJECT_CPUS, "nginx": nginx}),
+                ("G", {"target": gateway.target, "cpus": UPSTREAM_CPUS, "gateway": gateway,
+                       "nginx": nginx}),
+                ("F", {"target": floor.target, "cpus": UPSTREAM_CPUS, "server": floor}),
+                ("S", {"target": fast, "cpus": SUBJECT_CPUS, "nginx": nginx})]
+
+    def one_in_flight(self, nginx, gateway, floor):
+        say("1 call in flight (closed loop), D / G / F / S alternating")
         rounds = []
         for _ in range(self.args.rounds):
             row = {}
-            for path, target, cpus in (("D", nginx.url("fast"), SUBJECT_CPUS),
-                                       ("G", gateway.target, UPSTREAM_CPUS),
-                                       ("S", nginx.url("fast"), SUBJECT_CPUS)):
-                row[path] = self.run_driver(path, target, cpus, concurrency=1,
-                                            gateway=gateway if path == "G" else None,
-                                            nginx=nginx, label="1 in flight")
+            for path, how in self.compared_paths(nginx, gateway, floor):
+                row[path] = self.run_driver(path, concurrency=1, label="1 in flight", **how)
             rounds.append(row)
         self.results["one_in_flight"] = rounds
 
-    def fixed_rate(self, nginx, gateway, rate):
-        say(f"fixed rate {rate}/s, D / G / S alternating")
+    def fixed_rate(self, nginx, gateway, floor, rate):
+        say(f"fixed rate {rate}/s, D / G / F / S alternating")
         rounds = []
         for _ in range(self.args.rounds):
             row = {}
-            for path, target, cpus in (("D", nginx.url("fast"), SUBJECT_CPUS),
-                                       ("G", gateway.target, UPSTREAM_CPUS),
-                                       ("S", nginx.url("fast"), SUBJECT_CPUS)):
-                row[path] = self.run_driver(path, target, cpus, rate=rate,
-                                            gateway=gateway if path == "G" else None,
-                                            nginx=nginx, label=f"{rate}/s")
+            for path, how in self.compared_paths(nginx, gateway, floor):
+                row[path] = self.run_driver(path, rate=rate, label=f"{rate}/s", **how)
             rounds.append(row)
         self.results["fixed_rate"] = {"rate": rate, "rounds": rounds}
 
-    def saturation(self, nginx, gateway):
+    def saturation(self, nginx, gateway, floor):
         """Closed loop with many calls in flight: the most each path completes,
         whatever the latency. Less sensitive than the p99 limit to other
         processes taking the CPU for a few milliseconds."""
@@ -459,13 +483,9 @@ class Bench:
         rounds = []
         for _ in range(max(1, self.args.rounds - 1)):
             row = {}
-            for path, target, cpus in (("D", nginx.url("fast"), SUBJECT_CPUS),
-                                       ("G", gateway.target, UPSTREAM_CPUS),
-                                       ("S", nginx.url("fast"), SUBJECT_CPUS)):
-                row[path] = self.run_driver(path, target, cpus,
-                                            concurrency=self.args.saturation_concurrency,
-                                            gateway=gateway if path == "G" else None,
-                                            nginx=nginx, label="saturation")
+            for path, how in self.compared_paths(nginx, gateway, floor):
+                row[path] = self.run_driver(path, concurrency=self.args.saturation_concurrency,
+                                            label="saturation", **how)
                 say(f"  {path}: {row[path]['throughput']:.0f} calls/s")
             rounds.append(row)
         self.results["saturation"] = {"concurrency": self.args.saturation_concurrency,
@@ -623,15 +643,14 @@ class Bench:
         nginx = self.start(lambda: Nginx(self.work_dir, hold_seconds=1))
         gateway = self.start(lambda: Gateway("mxgate", self.build_bin, nginx.url("fast"),
                                              self.work_dir, "off"))
+        floor = self.start(lambda: FloorServer(self.build_bin, self.work_dir))
         short = {"warmup_ms": 200, "duration_ms": 600}
-        for path, target, cpus in (("D", nginx.url("fast"), SUBJECT_CPUS),
-                                   ("G", gateway.target, UPSTREAM_CPUS),
-                                   ("S", nginx.url("fast"), SUBJECT_CPUS)):
-            self.check(f"{path} open loop 200/s", self.run_driver(
-                path, target, cpus, rate=200, gateway=gateway if path == "G" else None,
-                nginx=nginx, **short))
-        self.check("G 1 in flight", self.run_driver(
-            "G", gateway.target, UPSTREAM_CPUS, concurrency=1, gateway=gateway, **short))
+        paths = dict(self.compared_paths(nginx, gateway, floor))
+        for path, how in paths.items():
+            self.check(f"{path} open loop 200/s", self.run_driver(path, rate=200, **how, **short))
+        for path in ("G", "F"):
+            self.check(f"{path} 1 in flight", self.run_driver(
+                path, concurrency=1, **paths[path], **short))
         sandbox_port = free_port()
         sandbox = self.start(lambda: Service(
             "mx-sandbox", [os.path.join(self.build_bin, "mx-sandbox"),
@@ -651,12 +670,16 @@ class Bench:
                                              self.work_dir, self.args.log_level))
         self.results["gateway_flags"] = self.commands["mxgate"]
         self.results["gateway_idle_cpu_cores"] = self.idle_cpu(gateway)
-        if "one" in phases:
-            self.one_in_flight(nginx, gateway)
-        if "fixed" in phases:
-            self.fixed_rate(nginx, gateway, 1000)
-        if "saturation" in phases:
-            self.saturation(nginx, gateway)
+        if {"one", "fixed", "saturation"} & set(phases):
+            floor = self.start(lambda: FloorServer(self.build_bin, self.work_dir))
+            self.results["floor_flags"] = self.commands["floor"]
+            if "one" in phases:
+                self.one_in_flight(nginx, gateway, floor)
+            if "fixed" in phases:
+                self.fixed_rate(nginx, gateway, floor, 1000)
+            if "saturation" in phases:
+                self.saturation(nginx, gateway, floor)
+            self.stop(floor)  # the grid and later phases run without it
         if "grid" in phases:
             self.load_grid(nginx, gateway, ["D", "G", "S"], pinned=True)
         if "unpinned" in phases:
@@ -719,7 +742,7 @@ class Profile:
              os.path.join(bench.build_bin, "mxgate"), "--listen=127.0.0.1:0",
              "--metrics_listen=127.0.0.1:0", f"--mx_base_url={nginx.url('fast')}",
              f"--log_level={bench.args.log_level}"],
-            SUBJECT_CPUS, bench.work_dir, env=CREDENTIALS, ready={"port": r"^listening on .*:(\d+)$"}))
+            SUBJECT_CPUS, bench.work_dir, env=CREDENTIALS, ready={"port": LISTENING_LINE}))
         target = f"127.0.0.1:{gateway.lines['port']}"
         summary["gateway"] = self.measure(
             gateway.pid, gateway_out, nginx, lambda ms: bench.run_driver(
