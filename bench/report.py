@@ -123,6 +123,14 @@ def cpu_per_call(rounds):
     }
 
 
+def switches_per_call(rounds, path, key):
+    """Median over rounds of context switches per call; None in results
+    from before they were counted."""
+    values = [r[path][key] / r[path]["finished"] for r in rounds
+              if path in r and key in r[path] and r[path].get("finished")]
+    return median(values) if values else None
+
+
 def cpu_cases(results):
     """(label, figures) for the fixed-rate runs and the saturation runs."""
     fixed = results["fixed_rate"]
@@ -358,6 +366,22 @@ def grpc_floor_section(results, busy):
                      "other processes left or by waiting (hand-offs between threads, "
                      "wake-ups), not by one process's own CPU.")
         out.append(text)
+    sat_rounds = results["saturation"]["rounds"]
+    g_switches = switches_per_call(sat_rounds, "G", "mxgate_context_switches")
+    f_switches = switches_per_call(sat_rounds, "F", "floor_context_switches")
+    d_switches = switches_per_call(sat_rounds, "D", "client_context_switches")
+    if None not in (g_switches, f_switches, d_switches):
+        out.append(
+            f"- **Hand-offs**: at saturation the gateway's threads switch context "
+            f"{g_switches:.2f} times per call, F's server {f_switches:.2f}, D's whole client "
+            f"{d_switches:.2f}. F answers on the thread that read the request, so one wake-up "
+            "serves a batch of calls; the gateway hands each call from gRPC's threads to the "
+            "libcurl loop and its answer back into gRPC, and with one core for all its "
+            "threads each hand-off is a switch. What would close most of the rest: doing "
+            "the upstream HTTP on gRPC's own threads and event loop, so that a call never "
+            "changes thread (gRPC's EventEngine, public only in releases newer than "
+            "Debian's 1.51); a second process-wide event loop, as here, always costs the "
+            "hand-offs.")
     return "\n".join(out)
 
 
@@ -559,6 +583,26 @@ def write(results, report_dir):
         "start-up (most for S: Node loading the SDK) and falls as the rate rises; at a low "
         "rate each call also pays its own wake-ups, which batching spreads at saturation. "
         "The grid tables above give the same per step.\n")
+    lines = ["| run (pinned) | D's whole client | gateway process | F's floor server | "
+             "G's load generator |", "|---|---:|---:|---:|---:|"]
+    rows = 0
+    for label, key in ((f"{results['fixed_rate']['rate']:,} calls/s", "fixed_rate"),
+                       (f"saturation ({results['saturation']['concurrency']} in flight)",
+                        "saturation")):
+        rounds = results[key]["rounds"]
+        figures = (switches_per_call(rounds, "D", "client_context_switches"),
+                   switches_per_call(rounds, "G", "mxgate_context_switches"),
+                   switches_per_call(rounds, "F", "floor_context_switches"),
+                   switches_per_call(rounds, "G", "client_context_switches"))
+        if figures[1] is None:
+            continue
+        rows += 1
+        lines.append(f"| {label} | " + " | ".join(fmt(f, 1) for f in figures) + " |")
+    if rows:
+        add("Context switches per call (every thread of the process; voluntary and "
+            "involuntary, from /proc): each is a thread going to sleep or being preempted, "
+            "the price of handing a call between threads.\n")
+        add("\n".join(lines) + "\n")
     idle = results.get("gateway_idle_cpu_cores")
     if idle is not None:
         add(f"The idle gateway (no call) used {idle * 100:.1f}% of a core over 2 s.\n")

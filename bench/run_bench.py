@@ -92,6 +92,23 @@ def read_rss_kib(pid):
     return 0
 
 
+def context_switches(pid):
+    """Voluntary + involuntary context switches of every thread of `pid` so
+    far: each one a thread going to sleep or being preempted, the cost of
+    handing a call from one thread to another."""
+    total = 0
+    task_dir = f"/proc/{pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            with open(os.path.join(task_dir, tid, "status")) as status:
+                for line in status:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return total
+
+
 def children_of(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as children:
@@ -323,6 +340,8 @@ class Bench:
         self.commands.setdefault(f"{path} {label}".strip(), shlex.join(argv))
         watched = [service for service in (gateway, nginx, server) if service is not None]
         cpu_before = {service.name: service.cpu_seconds() for service in watched}
+        switches_before = {service.name: context_switches(service.pid)
+                           for service in (gateway, server) if service is not None}
         accepts_before = nginx.accepted_connections() if nginx else 0
         metrics_before = gateway.metrics() if gateway else {}
         busy_before = system_busy_seconds()
@@ -345,6 +364,10 @@ class Bench:
                                    f"{stderr.read()[-500:]}")
         result = json.loads(lines[-1])
         result["client_cpu_s"] = usage.ru_utime + usage.ru_stime
+        result["client_context_switches"] = usage.ru_nvcsw + usage.ru_nivcsw
+        for name, before in switches_before.items():
+            service = gateway if gateway is not None and gateway.name == name else server
+            result[f"{name}_context_switches"] = context_switches(service.pid) - before
         result["wall_s"] = wall
         our_cpu = result["client_cpu_s"]
         for service in watched:
