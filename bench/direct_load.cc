@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
       "Path D: CreateMember calls through mxgate's MX client, no gateway; prints a JSON "
       "report.");
   absl::ParseCommandLine(argc, argv);
-  absl::StatusOr<mxgate::bench::LoadOptions> options = mxgate::bench::LoadOptionsFromFlags();
+  absl::StatusOr<mxgate::bench::LoadOptions> options =
+      mxgate::bench::LoadOptionsFromFlags();
   if (!options.ok() || absl::GetFlag(FLAGS_base_url).empty()) {
     std::fprintf(stderr, "mxgate-bench-direct: %s\n",
                  options.ok() ? "--base_url is required"
@@ -52,20 +53,22 @@ int main(int argc, char** argv) {
   std::unique_ptr<mxgate::bench::LoadRunner> runner;
   // The gateway's defaults (service/server.h builds them the same way).
   mxgate::CurlTransport transport(mxgate::CurlTransport::Options{});
-  mxgate::RestMxClient client({absl::GetFlag(FLAGS_base_url), absl::GetFlag(FLAGS_client_id),
-                               absl::GetFlag(FLAGS_api_key), timeout},
-                              transport);
-  runner = std::make_unique<mxgate::bench::LoadRunner>(
-      *options, [&](int64_t intended_nanos) {
+  mxgate::RestMxClient client(
+      {absl::GetFlag(FLAGS_base_url), absl::GetFlag(FLAGS_client_id),
+       absl::GetFlag(FLAGS_api_key), timeout},
+      transport);
+  runner =
+      std::make_unique<mxgate::bench::LoadRunner>(*options, [&](int64_t intended_nanos) {
         // A fresh request id per call, as the gateway makes for a caller
         // that sends none: both paths then send the same headers.
         client.CreateMember(
             request, mxgate::kDefaultMxApiVersion, absl::Now() + timeout,
             mxgate::MakeCallMetadata("", "", ""),
             [&runner, intended_nanos](
-                absl::StatusOr<::mx::platform::v1::CreateMemberResponse> answer) {
-              runner->Finish(intended_nanos,
-                             answer.ok() ? "" : absl::StatusCodeToString(answer.status().code()));
+                const absl::StatusOr<::mx::platform::v1::CreateMemberResponse>& answer) {
+              runner->Finish(
+                  intended_nanos,
+                  answer.ok() ? "" : absl::StatusCodeToString(answer.status().code()));
             });
       });
   runner->Run();

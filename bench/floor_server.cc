@@ -41,7 +41,8 @@
 #include "service/http_status_mapping.h"
 #include "service/listener_config.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:0", "HOST:PORT to serve on; port 0 picks a free port");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0",
+          "HOST:PORT to serve on; port 0 picks a free port");
 ABSL_FLAG(std::string, member_body_file, MXGATE_BENCH_MEMBER_BODY_FILE,
           "the upstream's 202 MemberResponseBody the fixed answer is made from");
 
@@ -89,7 +90,8 @@ absl::StatusOr<v1::CreateMemberResponse> GatewayAnswerFor(const std::string& bod
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "mxgate-bench-floor [--listen=HOST:PORT] [--member_body_file=PATH]\n"
-      "Path F's server: CreateMember answered at once with a fixed response, gRPC alone.");
+      "Path F's server: CreateMember answered at once with a fixed response, gRPC "
+      "alone.");
   absl::ParseCommandLine(argc, argv);
   absl::StatusOr<v1::CreateMemberResponse> answer =
       GatewayAnswerFor(absl::GetFlag(FLAGS_member_body_file));
@@ -103,7 +105,8 @@ int main(int argc, char** argv) {
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  for (const auto& [name, value] : mxgate::ListenerChannelArgs(mxgate::ListenerLimits{})) {
+  for (const auto& [name, value] :
+       mxgate::ListenerChannelArgs(mxgate::ListenerLimits{})) {
     builder.AddChannelArgument(name, value);
   }
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);

@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
       "[--warmup_ms --duration_ms --timeout_ms --max_in_flight]\n"
       "Path G: CreateMember calls to mxgate over gRPC; prints a JSON report.");
   absl::ParseCommandLine(argc, argv);
-  absl::StatusOr<mxgate::bench::LoadOptions> options = mxgate::bench::LoadOptionsFromFlags();
+  absl::StatusOr<mxgate::bench::LoadOptions> options =
+      mxgate::bench::LoadOptionsFromFlags();
   const int channel_count = absl::GetFlag(FLAGS_channels);
   if (!options.ok() || absl::GetFlag(FLAGS_target).empty() || channel_count < 1) {
     std::fprintf(stderr, "mxgate-bench-grpc: %s\n",
@@ -76,26 +77,28 @@ int main(int argc, char** argv) {
   }
 
   size_t next_stub = 0;  // the runner starts calls from one thread
-  runner = std::make_unique<mxgate::bench::LoadRunner>(*options, [&](int64_t intended_nanos) {
-    auto* call = new Call;
-    call->intended_nanos = intended_nanos;
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    v1::MemberService::Stub& stub = *stubs[next_stub++ % stubs.size()];
-    stub.async()->CreateMember(&call->context, &request, &call->response,
-                               [&runner, call](grpc::Status status) {
-                                 runner->Finish(call->intended_nanos,
-                                                status.ok()
-                                                    ? ""
-                                                    : absl::StatusCodeToString(
-                                                          static_cast<absl::StatusCode>(
-                                                              status.error_code())));
-                                 delete call;
-                               });
-  });
+  runner =
+      std::make_unique<mxgate::bench::LoadRunner>(*options, [&](int64_t intended_nanos) {
+        auto* call = new Call;
+        call->intended_nanos = intended_nanos;
+        call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+        v1::MemberService::Stub& stub = *stubs[next_stub++ % stubs.size()];
+        stub.async()->CreateMember(
+            &call->context, &request, &call->response,
+            [&runner, call](const grpc::Status& status) {
+              runner->Finish(
+                  call->intended_nanos,
+                  status.ok() ? ""
+                              : absl::StatusCodeToString(
+                                    static_cast<absl::StatusCode>(status.error_code())));
+              delete call;
+            });
+      });
   runner->Run();
-  std::printf("%s\n",
-              runner->ReportJson({{"path", "\"G\""}, {"channels", absl::StrCat(channel_count)}})
-                  .c_str());
+  std::printf(
+      "%s\n",
+      runner->ReportJson({{"path", "\"G\""}, {"channels", absl::StrCat(channel_count)}})
+          .c_str());
   std::fflush(stdout);
   // Calls still open past the drain timeout would call into the runner
   // while the stubs are torn down; the report is out, so leave at once.

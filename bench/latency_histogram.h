@@ -26,7 +26,9 @@ class LatencyHistogram {
   int64_t count() const { return count_; }
   int64_t min() const { return count_ == 0 ? 0 : min_; }
   int64_t max() const { return max_; }
-  double mean() const { return count_ == 0 ? 0 : static_cast<double>(sum_) / count_; }
+  double mean() const {
+    return count_ == 0 ? 0 : static_cast<double>(sum_) / static_cast<double>(count_);
+  }
 
   // The smallest bucket upper bound at or below which `percentile` (0-100)
   // of the values lie, capped at max(): an upper estimate, never more than

@@ -25,13 +25,15 @@ void SleepUntil(int64_t nanos) {
 
 std::string PercentilesJson(const LatencyHistogram& histogram) {
   auto micros = [&](double percentile) {
-    return absl::StrFormat("%.1f", histogram.ValueAtPercentile(percentile) / 1000.0);
+    return absl::StrFormat(
+        "%.1f", static_cast<double>(histogram.ValueAtPercentile(percentile)) / 1000.0);
   };
   return absl::StrFormat(
       R"({"count": %d, "min": %.1f, "p50": %s, "p90": %s, "p99": %s, "p99_9": %s, )"
       R"("max": %.1f, "mean": %.1f})",
-      histogram.count(), histogram.min() / 1000.0, micros(50), micros(90), micros(99),
-      micros(99.9), histogram.max() / 1000.0, histogram.mean() / 1000.0);
+      histogram.count(), static_cast<double>(histogram.min()) / 1000.0, micros(50),
+      micros(90), micros(99), micros(99.9), static_cast<double>(histogram.max()) / 1000.0,
+      histogram.mean() / 1000.0);
 }
 
 }  // namespace
@@ -43,7 +45,7 @@ int64_t NowNanos() {
 }
 
 LoadRunner::LoadRunner(LoadOptions options, StartCall start_call)
-    : options_(std::move(options)), start_call_(std::move(start_call)) {}
+    : options_(options), start_call_(std::move(start_call)) {}
 
 void LoadRunner::Run() {
   // The default 50 us timer slack would make every wake-up late by up to
@@ -66,7 +68,8 @@ void LoadRunner::RunOpenLoop() {
   const double period_nanos = kNanosPerSecond / options_.rate_per_second;
   for (int64_t i = 0;; ++i) {
     const int64_t intended =
-        start_nanos_ + static_cast<int64_t>(std::llround(static_cast<double>(i) * period_nanos));
+        start_nanos_ +
+        static_cast<int64_t>(std::llround(static_cast<double>(i) * period_nanos));
     if (intended >= end_nanos_) break;
     int64_t now = NowNanos();
     if (now < intended) {
@@ -153,9 +156,10 @@ std::string LoadRunner::ReportJson(
       options_.rate_per_second > 0 ? 0 : options_.concurrency,
       absl::ToDoubleSeconds(options_.warmup), seconds, started_, finished_, not_sent_,
       unfinished, measured_ok_, measured_errors_ + unfinished,
-      seconds > 0 ? measured_ok_ / seconds : 0.0, errors, max_in_flight_seen_,
-      PercentilesJson(latency_), PercentilesJson(send_lag_));
-  for (const auto& [name, value] : extra) absl::StrAppend(&json, ", \"", name, "\": ", value);
+      seconds > 0 ? static_cast<double>(measured_ok_) / seconds : 0.0, errors,
+      max_in_flight_seen_, PercentilesJson(latency_), PercentilesJson(send_lag_));
+  for (const auto& [name, value] : extra)
+    absl::StrAppend(&json, ", \"", name, "\": ", value);
   json += "}";
   return json;
 }

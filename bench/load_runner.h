@@ -97,9 +97,9 @@ class LoadRunner {
   mutable absl::Mutex mu_;
   LatencyHistogram latency_ ABSL_GUARDED_BY(mu_);
   int64_t started_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;         // every call, warm-up too
-  int64_t measured_ok_ ABSL_GUARDED_BY(mu_) = 0;      // in the window
-  int64_t measured_errors_ ABSL_GUARDED_BY(mu_) = 0;  // in the window
+  int64_t finished_ ABSL_GUARDED_BY(mu_) = 0;                   // every call, warm-up too
+  int64_t measured_ok_ ABSL_GUARDED_BY(mu_) = 0;                // in the window
+  int64_t measured_errors_ ABSL_GUARDED_BY(mu_) = 0;            // in the window
   std::map<std::string, int64_t> errors_ ABSL_GUARDED_BY(mu_);  // every call
   int free_slots_ ABSL_GUARDED_BY(mu_) = 0;  // closed loop: calls to start
 };

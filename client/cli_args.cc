@@ -25,8 +25,7 @@ absl::optional<Enum> ParseEnum(absl::string_view name, absl::string_view prefix,
 
 }  // namespace
 
-ScannedArgs ScanArgs(int argc, char** argv,
-                     const std::set<std::string>& repeatable) {
+ScannedArgs ScanArgs(int argc, char** argv, const std::set<std::string>& repeatable) {
   ScannedArgs scanned;
   if (argc > 0) scanned.args.emplace_back(argv[0]);
   for (int i = 1; i < argc; ++i) {
@@ -40,8 +39,8 @@ ScannedArgs ScanArgs(int argc, char** argv,
       continue;
     }
     const size_t equals = arg.find('=');
-    std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos
-                                                                 : equals - 2);
+    std::string name =
+        arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
     for (char& c : name) {
       if (c == '-') c = '_';
     }
@@ -58,14 +57,15 @@ ScannedArgs ScanArgs(int argc, char** argv,
       }
       continue;
     }
-    scanned.args.push_back(absl::StrCat(
-        "--", name, equals == std::string::npos ? "" : arg.substr(equals)));
+    scanned.args.push_back(
+        absl::StrCat("--", name, equals == std::string::npos ? "" : arg.substr(equals)));
   }
   return scanned;
 }
 
 std::string UsageErrorText(absl::string_view problem) {
-  return absl::StrCat("mxgate-cli: ", problem, "\nRun mxgate-cli --help for the flags.\n");
+  return absl::StrCat("mxgate-cli: ", problem,
+                      "\nRun mxgate-cli --help for the flags.\n");
 }
 
 ExitCode ExitCodeForWatchEnd(const v1::WatchMemberStatusResponse& last) {
@@ -105,9 +105,10 @@ absl::StatusOr<v1::ResumeMemberRequest> BuildResumeMemberRequest(
     const size_t equals = answers[i].find('=');
     if (equals == std::string::npos) {
       // An answer may be a secret: say which, not what.
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--answer #", i + 1, ": expected GUID=VALUE (the challenge's guid, then "
-          "the answer)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--answer #", i + 1,
+                       ": expected GUID=VALUE (the challenge's guid, then "
+                       "the answer)"));
     }
     v1::ChallengeAnswer* answer = request.add_challenges();
     answer->set_guid(answers[i].substr(0, equals));
@@ -127,12 +128,12 @@ absl::StatusOr<v1::CreateMemberRequest> BuildCreateMemberRequest(
   request.set_request_id(args.request_id);
   if (args.enable_app2app.has_value()) request.set_enable_app2app(*args.enable_app2app);
   if (!args.referral_source.empty()) {
-    auto source = ParseEnum<v1::ReferralSource>(args.referral_source,
-                                                "REFERRAL_SOURCE_",
+    auto source = ParseEnum<v1::ReferralSource>(args.referral_source, "REFERRAL_SOURCE_",
                                                 v1::ReferralSource_Parse);
     if (!source.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--referral_source: expected APP or BROWSER, got \"", args.referral_source, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--referral_source: expected APP or BROWSER, got \"",
+                       args.referral_source, "\""));
     }
     request.set_referral_source(*source);
   }
@@ -164,18 +165,18 @@ absl::StatusOr<v1::CreateMemberRequest> BuildCreateMemberRequest(
   for (const std::string& name : args.use_cases) {
     auto use_case = ParseEnum<v1::UseCase>(name, "USE_CASE_", v1::UseCase_Parse);
     if (!use_case.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--use_case: expected PFM or MONEY_MOVEMENT, got \"", name, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--use_case: expected PFM or MONEY_MOVEMENT, got \"", name, "\""));
     }
     member.add_use_cases(*use_case);
   }
   for (const std::string& name : args.products) {
     auto product = ParseEnum<v1::Product>(name, "PRODUCT_", v1::Product_Parse);
     if (!product.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--product: unknown product \"", name,
-          "\" (account_verification, identity_verification, transactions, "
-          "transaction_history, statements, investments, rewards)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--product: unknown product \"", name,
+                       "\" (account_verification, identity_verification, transactions, "
+                       "transaction_history, statements, investments, rewards)"));
     }
     request.mutable_data_request()->add_products(*product);
   }

@@ -29,8 +29,7 @@ struct ScannedArgs {
 
 // Scans argv. `repeatable` names flags that may appear many times
 // (`--credential=A=1 --credential B=2`); absl keeps only the last value.
-ScannedArgs ScanArgs(int argc, char** argv,
-                     const std::set<std::string>& repeatable);
+ScannedArgs ScanArgs(int argc, char** argv, const std::set<std::string>& repeatable);
 
 // mxgate-cli's exit codes, listed in its --help.
 enum ExitCode : int {

@@ -116,7 +116,8 @@ class ConnectFlow {
     if (args_.user.empty()) return Usage("connect needs --user");
     if (args_.institution.empty()) return Usage("connect needs --institution");
     if (args_.oauth && (!args_.credentials.empty() || !args_.credentials_file.empty())) {
-      return Usage("--oauth takes no credentials: the person signs in at the institution");
+      return Usage(
+          "--oauth takes no credentials: the person signs in at the institution");
     }
     CreateMemberArgs create;
     create.user = args_.user;
@@ -138,8 +139,8 @@ class ConnectFlow {
     member_ = created.member();
     // The guids work under every API version; ids only under v20250224.
     user_ = member_.user_guid().empty() ? args_.user : member_.user_guid();
-    terminal_.PrintLine(absl::StrCat("Created member ", member_.guid(), " at ",
-                                     InstitutionName(), "."));
+    terminal_.PrintLine(
+        absl::StrCat("Created member ", member_.guid(), " at ", InstitutionName(), "."));
     if (!member_.oauth_window_uri().empty()) {
       terminal_.PrintLine(absl::StrCat("Open this URL in a browser to sign in to ",
                                        InstitutionName(), " and allow access:"));
@@ -152,8 +153,8 @@ class ConnectFlow {
       v1::WatchMemberStatusResponse last;
       const grpc::Status watched = Watch(&last);
       if (!watched.ok()) return RpcError(watched);
-      const std::string name =
-          StatusName(last.status().connection_status(), last.status().connection_status_raw());
+      const std::string name = StatusName(last.status().connection_status(),
+                                          last.status().connection_status_raw());
       switch (ExitCodeForWatchEnd(last)) {
         case kExitOk:
           terminal_.PrintLine(absl::StrCat("Connected: member ", member_.guid(), " at ",
@@ -236,17 +237,18 @@ class ConnectFlow {
         if (!field.value.has_value()) missing.push_back(FieldDescription(field.field));
       }
       if (!missing.empty()) {
-        return Usage(absl::StrCat(
-            "no value for ", absl::StrJoin(missing, ", "),
-            " and no terminal to ask on: give --credential=FIELD=VALUE or "
-            "--credentials-file"));
+        return Usage(
+            absl::StrCat("no value for ", absl::StrJoin(missing, ", "),
+                         " and no terminal to ask on: give --credential=FIELD=VALUE or "
+                         "--credentials-file"));
       }
     }
     for (FieldValue& field : *matched) {
       if (!field.value.has_value()) {
         const std::string label =
             field.field.label().empty() ? field.field.field_name() : field.field.label();
-        field.value = terminal_.Prompt(absl::StrCat(label, ": "), IsSecretField(field.field));
+        field.value =
+            terminal_.Prompt(absl::StrCat(label, ": "), IsSecretField(field.field));
         while (field.value.has_value() && field.value->empty()) {
           field.value = terminal_.Prompt(absl::StrCat(label, " (required): "),
                                          IsSecretField(field.field));
@@ -274,7 +276,7 @@ class ConnectFlow {
     request.set_member_identifier(member_.guid());
     request.set_accept_version(args_.accept_version);
     progress_.StartTicking();
-    const grpc::Status status = api_.WatchMemberStatus(
+    grpc::Status status = api_.WatchMemberStatus(
         request,
         [&](const v1::WatchMemberStatusResponse& message) {
           *last = message;
@@ -313,7 +315,8 @@ class ConnectFlow {
       request.set_member_identifier(member_.guid());
       request.set_accept_version(args_.accept_version);
       v1::GetMemberStatusResponse response;
-      const grpc::Status got = api_.GetMemberStatus(request, &response, args_.call_timeout);
+      const grpc::Status got =
+          api_.GetMemberStatus(request, &response, args_.call_timeout);
       if (!got.ok()) return RpcError(got);
       challenges = response.status().challenges();
     }
@@ -324,7 +327,8 @@ class ConnectFlow {
     resume.set_accept_version(args_.accept_version);
     for (const v1::Challenge& challenge : challenges) {
       absl::StatusOr<std::string> answer = NextAnswer(challenge);
-      if (absl::IsInvalidArgument(answer.status())) return Usage(answer.status().message());
+      if (absl::IsInvalidArgument(answer.status()))
+        return Usage(answer.status().message());
       if (!answer.ok()) return Unanswered(challenges);
       v1::ChallengeAnswer* out = resume.add_challenges();
       out->set_guid(challenge.guid());
@@ -351,10 +355,11 @@ class ConnectFlow {
       terminal_.PrintLine(absl::StrCat("MFA question: ", challenge.label(),
                                        " (answered by --answer #", position, ")"));
       if (!IsMenu(challenge)) return given;
-      if (absl::optional<std::string> value = ChooseOption(challenge, given)) return *value;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--answer #", position, " is neither a number from 1 to ", choices,
-          " nor the value of a choice of \"", challenge.label(), "\""));
+      if (absl::optional<std::string> value = ChooseOption(challenge, given))
+        return *value;
+      return absl::InvalidArgumentError(
+          absl::StrCat("--answer #", position, " is neither a number from 1 to ", choices,
+                       " nor the value of a choice of \"", challenge.label(), "\""));
     }
     if (!terminal_.CanPrompt()) return absl::FailedPreconditionError("no terminal");
     std::string prompt = ChallengePrompt(challenge);
@@ -382,7 +387,8 @@ class ConnectFlow {
       terminal_.PrintLine(absl::StrCat("  ", challenge.guid(), "  ", challenge.label()));
       if (!IsMenu(challenge)) continue;
       for (const v1::ChallengeOption& option : Choices(challenge)) {
-        terminal_.PrintLine(absl::StrCat("      value ", option.value(), ": ", option.label()));
+        terminal_.PrintLine(
+            absl::StrCat("      value ", option.value(), ": ", option.label()));
       }
     }
     terminal_.PrintLine(absl::StrCat("Answer with: mxgate-cli resume --user=", user_,
@@ -426,9 +432,10 @@ absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialFlags(
     const size_t equals = values[i].find('=');
     if (equals == std::string::npos) {
       // The value may be a secret: say which, not what.
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--credential #", i + 1, ": expected FIELD=VALUE (FIELD a guid or a "
-          "field_name such as PASSWORD)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--credential #", i + 1,
+                       ": expected FIELD=VALUE (FIELD a guid or a "
+                       "field_name such as PASSWORD)"));
     }
     entries.push_back({values[i].substr(0, equals), values[i].substr(equals + 1),
                        absl::StrCat("--credential #", i + 1)});
@@ -436,8 +443,8 @@ absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialFlags(
   return entries;
 }
 
-absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialsFile(absl::string_view path,
-                                                                  absl::string_view text) {
+absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialsFile(
+    absl::string_view path, absl::string_view text) {
   std::vector<CredentialEntry> entries;
   int number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -464,7 +471,9 @@ absl::StatusOr<std::vector<FieldValue>> MatchCredentials(
     const std::vector<CredentialEntry>& from_flags,
     const std::vector<CredentialEntry>& from_file, absl::string_view institution) {
   std::vector<FieldValue> matched;
-  for (const v1::CredentialField& field : fields) matched.push_back({field, absl::nullopt});
+  matched.reserve(fields.size());
+  for (const v1::CredentialField& field : fields)
+    matched.push_back({field, absl::nullopt});
   auto find = [&](const std::string& name) -> FieldValue* {
     for (FieldValue& field : matched) {
       if (field.field.guid() == name) return &field;
@@ -484,6 +493,7 @@ absl::StatusOr<std::vector<FieldValue>> MatchCredentials(
       FieldValue* field = find(entry.field);
       if (field == nullptr) {
         std::vector<std::string> names;
+        names.reserve(matched.size());
         for (const FieldValue& known : matched) {
           names.push_back(known.field.field_name().empty() ? known.field.guid()
                                                            : known.field.field_name());
@@ -575,7 +585,8 @@ std::string ChallengePrompt(const v1::Challenge& challenge) {
 }
 
 std::string StatusName(v1::ConnectionStatus status, absl::string_view raw) {
-  if (status == v1::CONNECTION_STATUS_UNSPECIFIED && !raw.empty()) return std::string(raw);
+  if (status == v1::CONNECTION_STATUS_UNSPECIFIED && !raw.empty())
+    return std::string(raw);
   return std::string(
       absl::StripPrefix(v1::ConnectionStatus_Name(status), "CONNECTION_STATUS_"));
 }

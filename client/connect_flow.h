@@ -75,8 +75,8 @@ absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialFlags(
 // value everything after the first `=` (spaces kept, a final \r dropped);
 // blank lines and lines starting with # are skipped. INVALID_ARGUMENT
 // naming `path` and the line when a line has no `=`.
-absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialsFile(
-    absl::string_view path, absl::string_view text);
+absl::StatusOr<std::vector<CredentialEntry>> ParseCredentialsFile(absl::string_view path,
+                                                                  absl::string_view text);
 
 // A field in display order with its value, if one was given.
 struct FieldValue {
@@ -113,7 +113,8 @@ std::string ChallengePrompt(const ::mx::platform::v1::Challenge& challenge);
 
 // The status's name without its prefix ("CONNECTED"), or MX's raw value
 // when mxgate did not know it.
-std::string StatusName(::mx::platform::v1::ConnectionStatus status, absl::string_view raw);
+std::string StatusName(::mx::platform::v1::ConnectionStatus status,
+                       absl::string_view raw);
 
 // The progress line: "CREATED  1.2s  /". `spinner` picks the spinner's
 // frame; a negative one leaves the spinner out.

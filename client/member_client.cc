@@ -15,12 +15,23 @@ namespace {
 namespace v1 = ::mx::platform::v1;
 
 const char* CodeName(grpc::StatusCode code) {
-  static constexpr const char* kNames[] = {
-      "OK",        "CANCELLED",         "UNKNOWN",           "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",    "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-      "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",       "DATA_LOSS",
-      "UNAUTHENTICATED"};
+  static constexpr const char* kNames[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   const int index = static_cast<int>(code);
   return index >= 0 && index < 17 ? kNames[index] : "UNKNOWN";
 }
@@ -35,7 +46,8 @@ void SetDeadline(grpc::ClientContext& context, absl::Duration timeout) {
 template <typename Request, typename Response>
 grpc::Status Unary(v1::MemberService::Stub& stub,
                    grpc::Status (v1::MemberService::Stub::*rpc)(grpc::ClientContext*,
-                                                                const Request&, Response*),
+                                                                const Request&,
+                                                                Response*),
                    const Request& request, Response* response, absl::Duration timeout) {
   grpc::ClientContext context;
   SetDeadline(context, timeout);
@@ -148,12 +160,10 @@ std::string ErrorToJson(const grpc::Status& status) {
   as_proto.set_code(0);
   as_proto.set_message(status.error_message());
   if (as_proto.message().empty() && as_proto.details().empty()) {
-    return absl::StrCat("{\n \"code\": \"", CodeName(status.error_code()),
-                        "\"\n}\n");
+    return absl::StrCat("{\n \"code\": \"", CodeName(status.error_code()), "\"\n}\n");
   }
   std::string json = ToJson(as_proto);  // "{\n \"message\": ..."
-  json.insert(1, absl::StrCat("\n \"code\": \"", CodeName(status.error_code()),
-                              "\","));
+  json.insert(1, absl::StrCat("\n \"code\": \"", CodeName(status.error_code()), "\","));
   return json;
 }
 

@@ -42,14 +42,13 @@ class MemberApi {
                                  absl::Duration timeout) = 0;
   virtual grpc::Status GetMemberStatus(
       const ::mx::platform::v1::GetMemberStatusRequest& request,
-      ::mx::platform::v1::GetMemberStatusResponse* response,
-      absl::Duration timeout) = 0;
-  virtual grpc::Status ResumeMember(const ::mx::platform::v1::ResumeMemberRequest& request,
-                                    ::mx::platform::v1::ResumeMemberResponse* response,
-                                    absl::Duration timeout) = 0;
-  virtual grpc::Status DeleteMember(const ::mx::platform::v1::DeleteMemberRequest& request,
-                                    ::mx::platform::v1::DeleteMemberResponse* response,
-                                    absl::Duration timeout) = 0;
+      ::mx::platform::v1::GetMemberStatusResponse* response, absl::Duration timeout) = 0;
+  virtual grpc::Status ResumeMember(
+      const ::mx::platform::v1::ResumeMemberRequest& request,
+      ::mx::platform::v1::ResumeMemberResponse* response, absl::Duration timeout) = 0;
+  virtual grpc::Status DeleteMember(
+      const ::mx::platform::v1::DeleteMemberRequest& request,
+      ::mx::platform::v1::DeleteMemberResponse* response, absl::Duration timeout) = 0;
   // Reads the whole WatchMemberStatus stream, handing each message to
   // `on_message` as it arrives; returns the status the stream ended with
   // (OK after the message with `final` set). `timeout` bounds the whole
@@ -83,9 +82,9 @@ class MemberClient final : public MemberApi {
   grpc::Status DeleteMember(const ::mx::platform::v1::DeleteMemberRequest& request,
                             ::mx::platform::v1::DeleteMemberResponse* response,
                             absl::Duration timeout) override;
-  grpc::Status WatchMemberStatus(const ::mx::platform::v1::WatchMemberStatusRequest& request,
-                                 const WatchCallback& on_message,
-                                 absl::Duration timeout) override;
+  grpc::Status WatchMemberStatus(
+      const ::mx::platform::v1::WatchMemberStatusRequest& request,
+      const WatchCallback& on_message, absl::Duration timeout) override;
 
  private:
   std::unique_ptr<::mx::platform::v1::MemberService::Stub> stub_;

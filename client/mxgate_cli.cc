@@ -36,8 +36,7 @@ ABSL_FLAG(int, timeout_ms, 30000,
 ABSL_FLAG(int, watch_timeout_ms, 600000,
           "watch, connect: deadline of each watch in milliseconds; 0: none");
 ABSL_FLAG(std::string, user, "", "user_identifier: your user id or MX's USR- guid");
-ABSL_FLAG(std::string, member, "",
-          "member_identifier: your member id or MX's MBR- guid");
+ABSL_FLAG(std::string, member, "", "member_identifier: your member id or MX's MBR- guid");
 ABSL_FLAG(std::string, institution, "", "member.institution_code, e.g. mxbank");
 ABSL_FLAG(std::vector<std::string>, credential, {},
           "repeatable. create-member: GUID=VALUE, one per credential field of "
@@ -62,12 +61,16 @@ ABSL_FLAG(bool, oauth, false, "member.is_oauth: create an OAuth member (no crede
 ABSL_FLAG(bool, skip_aggregation, false, "member.skip_aggregation (v20111101 only)");
 ABSL_FLAG(bool, background_aggregation_is_disabled, false,
           "member.background_aggregation_is_disabled");
-ABSL_FLAG(std::string, callback_payload, "", "X-CALLBACK-PAYLOAD: base64, at most 1024 chars");
-ABSL_FLAG(std::string, accept_version, "", "v20250224 or v20111101; default: the gateway's");
+ABSL_FLAG(std::string, callback_payload, "",
+          "X-CALLBACK-PAYLOAD: base64, at most 1024 chars");
+ABSL_FLAG(std::string, accept_version, "",
+          "v20250224 or v20111101; default: the gateway's");
 ABSL_FLAG(std::string, client_redirect_url, "", "OAuth: where MX redirects at the end");
-ABSL_FLAG(bool, enable_app2app, true, "OAuth: whether the OAuth URL may open the bank's app");
+ABSL_FLAG(bool, enable_app2app, true,
+          "OAuth: whether the OAuth URL may open the bank's app");
 ABSL_FLAG(std::string, referral_source, "", "OAuth: APP or BROWSER");
-ABSL_FLAG(std::string, ui_message_webview_url_scheme, "", "OAuth: WebView redirect scheme");
+ABSL_FLAG(std::string, ui_message_webview_url_scheme, "",
+          "OAuth: WebView redirect scheme");
 ABSL_FLAG(std::string, request_id, "", "idempotency key (AIP-155)");
 ABSL_FLAG(int, page, 0, "list-credentials: the page, from 1; 0: MX's default");
 ABSL_FLAG(int, records_per_page, 0,
@@ -124,7 +127,9 @@ mxgate::MemberClient Client() {
                                                   grpc::InsecureChannelCredentials()));
 }
 
-absl::Duration CallTimeout() { return absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms)); }
+absl::Duration CallTimeout() {
+  return absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
+}
 
 absl::Duration WatchTimeout() {
   const int ms = absl::GetFlag(FLAGS_watch_timeout_ms);
@@ -185,7 +190,8 @@ int CreateMember(const ScannedArgs& scanned) {
                  absl::GetFlag(FLAGS_background_aggregation_is_disabled));
   args.enable_app2app = given_bool("enable_app2app", absl::GetFlag(FLAGS_enable_app2app));
 
-  absl::StatusOr<v1::CreateMemberRequest> request = mxgate::BuildCreateMemberRequest(args);
+  absl::StatusOr<v1::CreateMemberRequest> request =
+      mxgate::BuildCreateMemberRequest(args);
   if (!request.ok()) return Usage(std::string(request.status().message()));
   return CallAndPrint(&mxgate::MemberApi::CreateMember, *request);
 }
@@ -200,7 +206,8 @@ int ListCredentials(const ScannedArgs&) {
 }
 
 int GetMember(const ScannedArgs&) {
-  return CallAndPrint(&mxgate::MemberApi::GetMember, MemberRequest<v1::GetMemberRequest>());
+  return CallAndPrint(&mxgate::MemberApi::GetMember,
+                      MemberRequest<v1::GetMemberRequest>());
 }
 
 int GetStatus(const ScannedArgs&) {
@@ -215,7 +222,8 @@ int DeleteMember(const ScannedArgs&) {
 
 int Resume(const ScannedArgs& scanned) {
   absl::StatusOr<v1::ResumeMemberRequest> request = mxgate::BuildResumeMemberRequest(
-      absl::GetFlag(FLAGS_user), absl::GetFlag(FLAGS_member), Repeated(scanned, "answer"));
+      absl::GetFlag(FLAGS_user), absl::GetFlag(FLAGS_member),
+      Repeated(scanned, "answer"));
   if (!request.ok()) return Usage(std::string(request.status().message()));
   request->set_accept_version(absl::GetFlag(FLAGS_accept_version));
   return CallAndPrint(&mxgate::MemberApi::ResumeMember, *request);
@@ -277,8 +285,8 @@ const std::vector<Command>& Commands() {
   static const auto* const kCommands = new std::vector<Command>{
       {"create-member",
        CreateMember,
-       {"user", "institution", "credential", "product", "use_case", "member_id", "metadata",
-        "oauth", "skip_aggregation", "background_aggregation_is_disabled",
+       {"user", "institution", "credential", "product", "use_case", "member_id",
+        "metadata", "oauth", "skip_aggregation", "background_aggregation_is_disabled",
         "callback_payload", "client_redirect_url", "enable_app2app", "referral_source",
         "ui_message_webview_url_scheme", "request_id"}},
       {"list-credentials", ListCredentials, {"institution", "page", "records_per_page"}},
@@ -317,7 +325,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   std::set<std::string> all_flags = EveryCommandFlags();
   for (const Command& command : Commands()) {
-    names.push_back(command.name);
+    names.emplace_back(command.name);
     all_flags.insert(command.flags.begin(), command.flags.end());
   }
   if (positional.size() < 2) {
@@ -331,10 +339,11 @@ int main(int argc, char** argv) {
     if (name != command.name) continue;
     std::set<std::string> flags = command.flags;
     flags.insert(EveryCommandFlags().begin(), EveryCommandFlags().end());
-    const absl::Status applies = mxgate::CheckFlagsApply(name, flags, all_flags, scanned.given);
+    const absl::Status applies =
+        mxgate::CheckFlagsApply(name, flags, all_flags, scanned.given);
     if (!applies.ok()) return Usage(std::string(applies.message()));
     return command.run(scanned);
   }
-  return Usage(absl::StrCat("unknown command \"", name, "\" (known: ",
-                            absl::StrJoin(names, ", "), ")"));
+  return Usage(absl::StrCat("unknown command \"", name,
+                            "\" (known: ", absl::StrJoin(names, ", "), ")"));
 }

@@ -35,8 +35,7 @@ class Terminal {
   // question) and reads one line, returned without its line end. With
   // `hide_input` what is typed is not echoed (passwords). nullopt when the
   // input ends (Ctrl-D) or cannot be read.
-  virtual absl::optional<std::string> Prompt(absl::string_view text,
-                                             bool hide_input) = 0;
+  virtual absl::optional<std::string> Prompt(absl::string_view text, bool hide_input) = 0;
 
   // Writes `line` and a newline to stdout.
   virtual void PrintLine(absl::string_view line) = 0;

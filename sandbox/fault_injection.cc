@@ -25,26 +25,44 @@ struct FaultInfo {
 
 const std::vector<FaultInfo>& Faults() {
   static const auto* faults = new std::vector<FaultInfo>{
-      {FaultKind::kLatency, "latency", FaultPhase::kAfterRequest, true,
-       {"latency_ms"}},
-      {FaultKind::kHttpError, "http_error", FaultPhase::kAfterRequest, false,
+      {FaultKind::kLatency, "latency", FaultPhase::kAfterRequest, true, {"latency_ms"}},
+      {FaultKind::kHttpError,
+       "http_error",
+       FaultPhase::kAfterRequest,
+       false,
        {"status", "retry_after_s"}},
-      {FaultKind::kResetBeforeRequest, "reset_before_request",
-       FaultPhase::kBeforeRequest, false, {}},
-      {FaultKind::kResetAfterRequest, "reset_after_request",
-       FaultPhase::kAfterRequest, true, {}},
-      {FaultKind::kTruncatedBody, "truncated_body", FaultPhase::kAfterRequest,
-       true, {}},
-      {FaultKind::kMalformedBody, "malformed_body", FaultPhase::kAfterRequest,
-       true, {}},
-      {FaultKind::kOversizedBody, "oversized_body", FaultPhase::kAfterRequest,
-       true, {"body_bytes"}},
-      {FaultKind::kEndlessBody, "endless_body", FaultPhase::kAfterRequest, true,
+      {FaultKind::kResetBeforeRequest,
+       "reset_before_request",
+       FaultPhase::kBeforeRequest,
+       false,
+       {}},
+      {FaultKind::kResetAfterRequest,
+       "reset_after_request",
+       FaultPhase::kAfterRequest,
+       true,
+       {}},
+      {FaultKind::kTruncatedBody, "truncated_body", FaultPhase::kAfterRequest, true, {}},
+      {FaultKind::kMalformedBody, "malformed_body", FaultPhase::kAfterRequest, true, {}},
+      {FaultKind::kOversizedBody,
+       "oversized_body",
+       FaultPhase::kAfterRequest,
+       true,
+       {"body_bytes"}},
+      {FaultKind::kEndlessBody,
+       "endless_body",
+       FaultPhase::kAfterRequest,
+       true,
        {"chunk_bytes", "interval_ms"}},
-      {FaultKind::kSlowBody, "slow_body", FaultPhase::kAfterRequest, true,
+      {FaultKind::kSlowBody,
+       "slow_body",
+       FaultPhase::kAfterRequest,
+       true,
        {"chunk_bytes", "interval_ms"}},
-      {FaultKind::kCloseAfterResponse, "close_after_response",
-       FaultPhase::kAfterRequest, true, {}},
+      {FaultKind::kCloseAfterResponse,
+       "close_after_response",
+       FaultPhase::kAfterRequest,
+       true,
+       {}},
   };
   return *faults;
 }
@@ -58,12 +76,12 @@ const FaultInfo& InfoOf(FaultKind fault) {
 
 // Limits of the numeric fields: wide enough for any test, small enough
 // that a typo cannot hang the sandbox for hours or exhaust its memory.
-constexpr int kMaxLatencyMs = 120000;              /*2 min*/
-constexpr int kMaxRetryAfterS = 3600;              /*1 h*/
-constexpr int64_t kMaxBodyBytes = int64_t{64} << 20;  /*64 MiB*/
-constexpr int64_t kDefaultOversizedBytes = int64_t{9} << 20;  /*9 MiB*/
-constexpr int64_t kMaxChunkBytes = int64_t{1} << 20;  /*1 MiB*/
-constexpr int kMaxIntervalMs = 10000;              /*10 s*/
+constexpr int kMaxLatencyMs = 120000;                        /*2 min*/
+constexpr int kMaxRetryAfterS = 3600;                        /*1 h*/
+constexpr int64_t kMaxBodyBytes = int64_t{64} << 20;         /*64 MiB*/
+constexpr int64_t kDefaultOversizedBytes = int64_t{9} << 20; /*9 MiB*/
+constexpr int64_t kMaxChunkBytes = int64_t{1} << 20;         /*1 MiB*/
+constexpr int kMaxIntervalMs = 10000;                        /*10 s*/
 
 absl::Status Bad(size_t index, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("rule ", index, ": ", why));
@@ -71,22 +89,18 @@ absl::Status Bad(size_t index, absl::string_view why) {
 
 // An integer member `key` in [low, high] into *value; *value is left as
 // it was when the key is absent.
-absl::Status ReadInt(const rapidjson::Value& rule, size_t index,
-                     const char* key, int64_t low, int64_t high,
-                     int64_t* value) {
+absl::Status ReadInt(const rapidjson::Value& rule, size_t index, const char* key,
+                     int64_t low, int64_t high, int64_t* value) {
   auto it = rule.FindMember(key);
   if (it == rule.MemberEnd()) return absl::OkStatus();
-  if (!it->value.IsInt64() || it->value.GetInt64() < low ||
-      it->value.GetInt64() > high) {
-    return Bad(index, absl::StrCat(key, " must be an integer from ", low,
-                                   " to ", high));
+  if (!it->value.IsInt64() || it->value.GetInt64() < low || it->value.GetInt64() > high) {
+    return Bad(index, absl::StrCat(key, " must be an integer from ", low, " to ", high));
   }
   *value = it->value.GetInt64();
   return absl::OkStatus();
 }
 
-absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
-                                    size_t index) {
+absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json, size_t index) {
   if (!json.IsObject()) return Bad(index, "not an object");
   auto fault = json.FindMember("fault");
   if (fault == json.MemberEnd() || !fault->value.IsString()) {
@@ -99,17 +113,14 @@ absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
     }
   }
   if (info == nullptr) {
-    return Bad(index,
-               absl::StrCat("unknown fault \"", fault->value.GetString(), "\""));
+    return Bad(index, absl::StrCat("unknown fault \"", fault->value.GetString(), "\""));
   }
-  static const std::set<std::string> kCommon = {"fault", "method",
-                                                "path_prefix", "count",
+  static const std::set<std::string> kCommon = {"fault", "method", "path_prefix", "count",
                                                 "fraction"};
   for (auto it = json.MemberBegin(); it != json.MemberEnd(); ++it) {
     const std::string key = it->name.GetString();
     if (kCommon.count(key) == 0 && info->keys.count(key) == 0) {
-      return Bad(index, absl::StrCat("unknown key \"", key, "\" for ",
-                                     info->name));
+      return Bad(index, absl::StrCat("unknown key \"", key, "\" for ", info->name));
     }
   }
 
@@ -127,8 +138,7 @@ absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
     }
   }
   if (auto it = json.FindMember("path_prefix"); it != json.MemberEnd()) {
-    if (!it->value.IsString() ||
-        !absl::StartsWith(it->value.GetString(), "/")) {
+    if (!it->value.IsString() || !absl::StartsWith(it->value.GetString(), "/")) {
       return Bad(index, "path_prefix must be a string starting with /");
     }
     rule.path_prefix = it->value.GetString();
@@ -151,20 +161,17 @@ absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
       if (!json.HasMember("latency_ms")) {
         return Bad(index, "latency needs latency_ms");
       }
-      if (absl::Status s =
-              ReadInt(json, index, "latency_ms", 1, kMaxLatencyMs, &value);
+      if (absl::Status s = ReadInt(json, index, "latency_ms", 1, kMaxLatencyMs, &value);
           !s.ok()) {
         return s;
       }
       rule.latency_ms = static_cast<int>(value);
       break;
     case FaultKind::kHttpError: {
-      if (absl::Status s = ReadInt(json, index, "status", 0, 999, &value);
-          !s.ok()) {
+      if (absl::Status s = ReadInt(json, index, "status", 0, 999, &value); !s.ok()) {
         return s;
       }
-      if (value != 429 && value != 500 && value != 502 && value != 503 &&
-          value != 504) {
+      if (value != 429 && value != 500 && value != 502 && value != 503 && value != 504) {
         return Bad(index, "http_error needs status 429, 500, 502, 503 or 504");
       }
       rule.status = static_cast<int>(value);
@@ -173,8 +180,8 @@ absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
         return Bad(index, "retry_after_s is for status 429 and 503 only");
       }
       value = may_retry_after ? 1 : -1;
-      if (absl::Status s = ReadInt(json, index, "retry_after_s", -1,
-                                   kMaxRetryAfterS, &value);
+      if (absl::Status s =
+              ReadInt(json, index, "retry_after_s", -1, kMaxRetryAfterS, &value);
           !s.ok()) {
         return s;
       }
@@ -183,8 +190,7 @@ absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
     }
     case FaultKind::kOversizedBody:
       value = kDefaultOversizedBytes;
-      if (absl::Status s =
-              ReadInt(json, index, "body_bytes", 1, kMaxBodyBytes, &value);
+      if (absl::Status s = ReadInt(json, index, "body_bytes", 1, kMaxBodyBytes, &value);
           !s.ok()) {
         return s;
       }
@@ -194,15 +200,13 @@ absl::StatusOr<FaultRule> ParseRule(const rapidjson::Value& json,
     case FaultKind::kSlowBody: {
       const bool endless = rule.fault == FaultKind::kEndlessBody;
       value = endless ? 1024 : 4;
-      if (absl::Status s =
-              ReadInt(json, index, "chunk_bytes", 1, kMaxChunkBytes, &value);
+      if (absl::Status s = ReadInt(json, index, "chunk_bytes", 1, kMaxChunkBytes, &value);
           !s.ok()) {
         return s;
       }
       rule.chunk_bytes = static_cast<size_t>(value);
       value = endless ? 10 : 100;
-      if (absl::Status s =
-              ReadInt(json, index, "interval_ms", 0, kMaxIntervalMs, &value);
+      if (absl::Status s = ReadInt(json, index, "interval_ms", 0, kMaxIntervalMs, &value);
           !s.ok()) {
         return s;
       }
@@ -281,8 +285,7 @@ std::string PadJsonObject(absl::string_view body, size_t size) {
 FaultInjector::FaultInjector(std::function<double()> uniform)
     : uniform_(std::move(uniform)) {
   if (!uniform_) {
-    uniform_ = [engine = std::make_shared<std::mt19937_64>(
-                    std::random_device{}())]() {
+    uniform_ = [engine = std::make_shared<std::mt19937_64>(std::random_device{}())]() {
       return std::uniform_real_distribution<double>(0, 1)(*engine);
     };
   }
@@ -295,8 +298,7 @@ void FaultInjector::Set(std::vector<FaultRule> rules) {
 
 void FaultInjector::Clear() { Set({}); }
 
-absl::optional<FaultRule> FaultInjector::Pick(FaultPhase phase,
-                                              absl::string_view method,
+absl::optional<FaultRule> FaultInjector::Pick(FaultPhase phase, absl::string_view method,
                                               absl::string_view path) {
   absl::MutexLock lock(&mu_);
   for (FaultRule& rule : rules_) {

@@ -124,8 +124,7 @@ class FaultInjector {
   // has count left and whose fraction draw hits; its count goes down by one.
   // nullopt: the request goes through untouched.
   absl::optional<FaultRule> Pick(FaultPhase phase, absl::string_view method,
-                                 absl::string_view path)
-      ABSL_LOCKS_EXCLUDED(mu_);
+                                 absl::string_view path) ABSL_LOCKS_EXCLUDED(mu_);
 
   // {"rules":N,"injected":M}: rules that can still fire, faults fired since
   // start.

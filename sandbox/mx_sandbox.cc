@@ -106,8 +106,8 @@ struct Challenge {
   const char* guid;
   const char* type;  // TEXT, OPTIONS or IMAGE_DATA
   const char* label;
-  const Challenge* follow_up;        // what answering `challenge` leads to
-  const char* image_data = nullptr;  // IMAGE_DATA only
+  const Challenge* follow_up;                 // what answering `challenge` leads to
+  const char* image_data = nullptr;           // IMAGE_DATA only
   std::vector<ChallengeOption> options = {};  // OPTIONS only
 };
 
@@ -117,19 +117,19 @@ constexpr char kImageDataUri[] =
     "lEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 struct Challenges {
-  Challenge text{kTextChallengeGuid, "TEXT",
-                 "What is the name of your first pet?", &text_follow_up};
+  Challenge text{kTextChallengeGuid, "TEXT", "What is the name of your first pet?",
+                 &text_follow_up};
   Challenge text_follow_up{kTextFollowUpChallengeGuid, "TEXT",
                            "What city were you born in?", &text_follow_up};
-  Challenge options{kOptionsChallengeGuid,
-                    "OPTIONS",
-                    "Where should we send your one-time code?",
-                    &options_follow_up,
-                    nullptr,
-                    {{"CRD-93b4c5d6-d7e8-4cf3-a405-8091a2b3c4d5",
-                      "Text (***) ***-0123", "correct"},
-                     {"CRD-a4c5d6e7-e8f9-4d04-b516-91a2b3c4d5e6",
-                      "Email m***@example.com", "incorrect"}}};
+  Challenge options{
+      kOptionsChallengeGuid,
+      "OPTIONS",
+      "Where should we send your one-time code?",
+      &options_follow_up,
+      nullptr,
+      {{"CRD-93b4c5d6-d7e8-4cf3-a405-8091a2b3c4d5", "Text (***) ***-0123", "correct"},
+       {"CRD-a4c5d6e7-e8f9-4d04-b516-91a2b3c4d5e6", "Email m***@example.com",
+        "incorrect"}}};
   Challenge options_follow_up{
       kOptionsFollowUpChallengeGuid,
       "OPTIONS",
@@ -138,12 +138,11 @@ struct Challenges {
       nullptr,
       {{"CRD-b5d6e7f8-f90a-4e15-8627-a2b3c4d5e6f7", "Elm Street", "incorrect"},
        {"CRD-c6e7f809-0a1b-4f26-9738-b3c4d5e6f7a8", "Main Street", "correct"}}};
-  Challenge image{kImageChallengeGuid, "IMAGE_DATA",
-                  "What is shown in this image?", &image_follow_up,
-                  kImageDataUri};
+  Challenge image{kImageChallengeGuid, "IMAGE_DATA", "What is shown in this image?",
+                  &image_follow_up, kImageDataUri};
   Challenge image_follow_up{kImageFollowUpChallengeGuid, "IMAGE_DATA",
-                            "What colour is the square in this image?",
-                            &image_follow_up, kImageDataUri};
+                            "What colour is the square in this image?", &image_follow_up,
+                            kImageDataUri};
 };
 
 const Challenges& MxBankChallenges() {
@@ -206,15 +205,13 @@ std::string StatusMessage(Outcome outcome, const Institution& institution) {
     case Outcome::kConnected:
       return absl::StrCat("Connected to ", institution.name, ".");
     case Outcome::kChallenged:
-      return absl::StrCat("To authenticate your connection to ",
-                          institution.name,
+      return absl::StrCat("To authenticate your connection to ", institution.name,
                           ", please answer the following challenge(s).");
     case Outcome::kDeniedCredentials:
       return absl::StrCat("The credentials entered do not match those at ",
                           institution.name, ". Please update them.");
     case Outcome::kDeniedAnswer:
-      return absl::StrCat("The answer given was not accepted by ",
-                          institution.name, ".");
+      return absl::StrCat("The answer given was not accepted by ", institution.name, ".");
     case Outcome::kFailed:
       return "You must fill out the username and password fields.";
   }
@@ -290,12 +287,10 @@ SandboxResponse Error(int status, absl::string_view message) {
 }
 
 // The oauth_window_uri is a page for a browser, so it answers in HTML.
-SandboxResponse Html(int status, absl::string_view title,
-                     absl::string_view text) {
-  return {
-      status, "text/html",
-      absl::StrCat("<!doctype html><html><head><title>", title,
-                   "</title></head><body><p>", text, "</p></body></html>\n")};
+SandboxResponse Html(int status, absl::string_view title, absl::string_view text) {
+  return {status, "text/html",
+          absl::StrCat("<!doctype html><html><head><title>", title,
+                       "</title></head><body><p>", text, "</p></body></html>\n")};
 }
 
 SandboxResponse NoContent() { return {204, "", ""}; }
@@ -493,19 +488,16 @@ absl::optional<SandboxResponse> CheckBasicAuth(const SandboxRequest& request,
   absl::optional<std::string> header = Header(request, "authorization");
   absl::string_view value;
   if (header.has_value()) value = absl::StripAsciiWhitespace(*header);
-  if (value.size() < 6 ||
-      !absl::EqualsIgnoreCase(value.substr(0, 6), "basic ")) {
+  if (value.size() < 6 || !absl::EqualsIgnoreCase(value.substr(0, 6), "basic ")) {
     return Error(401, "Missing HTTP Basic credentials (client_id:api_key).");
   }
   std::string decoded;
-  if (!absl::Base64Unescape(absl::StripAsciiWhitespace(value.substr(6)),
-                            &decoded)) {
+  if (!absl::Base64Unescape(absl::StripAsciiWhitespace(value.substr(6)), &decoded)) {
     return Error(401, "Malformed HTTP Basic credentials.");
   }
   std::pair<std::string, std::string> id_and_key =
       absl::StrSplit(decoded, absl::MaxSplits(':', 1));
-  if (id_and_key.first != options.client_id ||
-      id_and_key.second != options.api_key) {
+  if (id_and_key.first != options.client_id || id_and_key.second != options.api_key) {
     return Error(401, "Invalid client_id or api_key.");
   }
   return absl::nullopt;
@@ -531,16 +523,15 @@ struct Negotiation {
   absl::optional<SandboxResponse> error;
 };
 
-Negotiation Negotiate(const SandboxRequest& request,
-                      const SandboxOptions& options) {
+Negotiation Negotiate(const SandboxRequest& request, const SandboxOptions& options) {
   Negotiation result;
   result.error = CheckBasicAuth(request, options);
   if (result.error.has_value()) return result;
 
   absl::optional<std::string> version = Header(request, "accept-version");
   if (!version.has_value()) {
-    result.error = Error(
-        406, "Missing Accept-Version header: use v20250224 or v20111101.");
+    result.error =
+        Error(406, "Missing Accept-Version header: use v20250224 or v20111101.");
     return result;
   }
   absl::string_view name = absl::StripAsciiWhitespace(*version);
@@ -549,16 +540,15 @@ Negotiation Negotiate(const SandboxRequest& request,
   } else if (name == "v20111101") {
     result.version = ApiVersion::kV20111101;
   } else {
-    result.error =
-        Error(406, "Unsupported Accept-Version: use v20250224 or v20111101.");
+    result.error = Error(406, "Unsupported Accept-Version: use v20250224 or v20111101.");
     return result;
   }
 
   absl::optional<std::string> accept = Header(request, "accept");
   if (result.version == ApiVersion::kV20111101) {
     if (!accept.has_value() || !AcceptListsAny(*accept, {kV1JsonType})) {
-      result.error = Error(
-          406, "v20111101 requires Accept: application/vnd.mx.api.v1+json.");
+      result.error =
+          Error(406, "v20111101 requires Accept: application/vnd.mx.api.v1+json.");
     }
   } else if (accept.has_value() &&
              !AcceptListsAny(*accept, {kJsonType, "application/*", "*/*"})) {
@@ -570,8 +560,7 @@ Negotiation Negotiate(const SandboxRequest& request,
 // 400 unless X-CALLBACK-PAYLOAD, when present, is base64 of at most 1024
 // characters. Both the standard and URL-safe alphabets are taken and padding
 // is optional, so that the spec's own example (a UUID) passes.
-absl::optional<SandboxResponse> CheckCallbackPayload(
-    const SandboxRequest& request) {
+absl::optional<SandboxResponse> CheckCallbackPayload(const SandboxRequest& request) {
   absl::optional<std::string> payload = Header(request, "x-callback-payload");
   if (!payload.has_value()) return absl::nullopt;
   if (payload->size() > kMaxCallbackPayload) {
@@ -586,8 +575,8 @@ absl::optional<SandboxResponse> CheckCallbackPayload(
   bool valid = !data.empty() && data.size() % 4 != 1 &&
                (padding == 0 || (data.size() + padding) % 4 == 0);
   for (char c : data) {
-    valid = valid && (absl::ascii_isalnum(c) || c == '+' || c == '/' ||
-                      c == '-' || c == '_');
+    valid =
+        valid && (absl::ascii_isalnum(c) || c == '+' || c == '/' || c == '-' || c == '_');
   }
   if (!valid) return Error(400, "X-CALLBACK-PAYLOAD must be base64.");
   return absl::nullopt;
@@ -608,8 +597,7 @@ absl::StatusOr<rapidjson::Document> ParseObject(absl::string_view body) {
 }
 
 absl::Status OptionalString(const rapidjson::Value& object, const char* key,
-                            absl::string_view where,
-                            absl::optional<std::string>* out) {
+                            absl::string_view where, absl::optional<std::string>* out) {
   auto it = object.FindMember(key);
   if (it == object.MemberEnd() || it->value.IsNull()) return absl::OkStatus();
   if (!it->value.IsString()) {
@@ -633,10 +621,10 @@ absl::Status OptionalBool(const rapidjson::Value& object, const char* key,
 }
 
 // An array of strings, each one of `allowed`.
-absl::Status OptionalEnumArray(
-    const rapidjson::Value& object, const char* key, absl::string_view where,
-    const std::function<bool(absl::string_view)>& allowed,
-    absl::optional<std::vector<std::string>>* out) {
+absl::Status OptionalEnumArray(const rapidjson::Value& object, const char* key,
+                               absl::string_view where,
+                               const std::function<bool(absl::string_view)>& allowed,
+                               absl::optional<std::vector<std::string>>* out) {
   auto it = object.FindMember(key);
   if (it == object.MemberEnd() || it->value.IsNull()) return absl::OkStatus();
   std::string name = absl::StrCat(where, ".", key);
@@ -647,8 +635,7 @@ absl::Status OptionalEnumArray(
   for (const rapidjson::Value& item : it->value.GetArray()) {
     if (!item.IsString() ||
         !allowed(absl::string_view(item.GetString(), item.GetStringLength()))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, " has an unknown value."));
+      return absl::InvalidArgumentError(absl::StrCat(name, " has an unknown value."));
     }
     values.emplace_back(item.GetString(), item.GetStringLength());
   }
@@ -680,8 +667,7 @@ absl::StatusOr<CreateMemberInput> ParseCreateMember(absl::string_view body,
 
   CreateMemberInput input;
   absl::optional<std::string> code;
-  absl::Status status =
-      OptionalString(member, "institution_code", "member", &code);
+  absl::Status status = OptionalString(member, "institution_code", "member", &code);
   if (!status.ok()) return status;
   if (!code.has_value() || code->empty()) {
     return absl::InvalidArgumentError("member.institution_code is required.");
@@ -691,16 +677,15 @@ absl::StatusOr<CreateMemberInput> ParseCreateMember(absl::string_view body,
   status.Update(OptionalString(member, "id", "member", &input.id));
   status.Update(OptionalString(member, "metadata", "member", &input.metadata));
   status.Update(OptionalBool(member, "is_oauth", "member", &input.is_oauth));
-  status.Update(OptionalBool(member, "background_aggregation_is_disabled",
-                             "member",
+  status.Update(OptionalBool(member, "background_aggregation_is_disabled", "member",
                              &input.background_aggregation_is_disabled));
   status.Update(OptionalEnumArray(
       member, "use_cases", "member",
       [](absl::string_view v) { return v == "PFM" || v == "MONEY_MOVEMENT"; },
       &input.use_cases));
   if (version == ApiVersion::kV20111101) {
-    status.Update(OptionalBool(member, "skip_aggregation", "member",
-                               &input.skip_aggregation));
+    status.Update(
+        OptionalBool(member, "skip_aggregation", "member", &input.skip_aggregation));
   }
   if (!status.ok()) return status;
   if (input.id.has_value() && input.id->empty()) {
@@ -728,8 +713,7 @@ absl::StatusOr<CreateMemberInput> ParseCreateMember(absl::string_view body,
   if (version == ApiVersion::kV20250224) {
     auto request_it = doc->FindMember("data_request");
     if (request_it != doc->MemberEnd() && !request_it->value.IsNull()) {
-      if (!request_it->value.IsObject() ||
-          !request_it->value.HasMember("products")) {
+      if (!request_it->value.IsObject() || !request_it->value.HasMember("products")) {
         return absl::InvalidArgumentError(
             "data_request must be an object with a products array.");
       }
@@ -786,8 +770,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseResume(
       "member.challenges must be an array of objects of string guid and "
       "value.");
   auto challenges_it = member_it->value.FindMember("challenges");
-  if (challenges_it == member_it->value.MemberEnd() ||
-      !challenges_it->value.IsArray()) {
+  if (challenges_it == member_it->value.MemberEnd() || !challenges_it->value.IsArray()) {
     return bad;
   }
   std::vector<std::pair<std::string, std::string>> answers;
@@ -806,12 +789,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseResume(
 }
 
 // A positive integer query parameter, or nullopt.
-absl::optional<int> PositiveInt(const SandboxRequest& request,
-                                const std::string& name) {
+absl::optional<int> PositiveInt(const SandboxRequest& request, const std::string& name) {
   auto it = request.query.find(name);
   int value = 0;
-  if (it == request.query.end() || !absl::SimpleAtoi(it->second, &value) ||
-      value < 1) {
+  if (it == request.query.end() || !absl::SimpleAtoi(it->second, &value) || value < 1) {
     return absl::nullopt;
   }
   return value;
@@ -831,8 +812,7 @@ struct Page {
 Page Paginate(const SandboxRequest& request, int64_t total) {
   Page page;
   page.number = PositiveInt(request, "page").value_or(1);
-  page.per_page =
-      PositiveInt(request, "records_per_page").value_or(kDefaultPerPage);
+  page.per_page = PositiveInt(request, "records_per_page").value_or(kDefaultPerPage);
   if (page.per_page > kMaxPerPage) page.per_page = kDefaultPerPage;
   page.total = total;
   page.first = static_cast<int64_t>(page.number - 1) * page.per_page;
@@ -863,8 +843,7 @@ const Institution* FindInstitutionByCode(absl::string_view code) {
 
 // listInstitutionCredentials' path names an institution by code or (only
 // v20250224, {institution_identifier}) by guid.
-const Institution* FindInstitution(absl::string_view identifier,
-                                   ApiVersion version) {
+const Institution* FindInstitution(absl::string_view identifier, ApiVersion version) {
   if (const Institution* by_code = FindInstitutionByCode(identifier)) {
     return by_code;
   }
@@ -882,28 +861,25 @@ absl::optional<SandboxResponse> CheckCredentials(
     const std::vector<std::pair<std::string, std::string>>& credentials) {
   std::set<std::string> seen;
   for (const auto& [guid, value] : credentials) {
-    auto field = std::find_if(
-        institution.credentials.begin(), institution.credentials.end(),
-        [&guid = guid](const CredentialField& f) { return f.guid == guid; });
+    auto field =
+        std::find_if(institution.credentials.begin(), institution.credentials.end(),
+                     [&guid = guid](const CredentialField& f) { return f.guid == guid; });
     if (field == institution.credentials.end()) {
-      return Error(422,
-                   absl::StrCat("Credential guid \"", guid, "\" is not one of ",
-                                institution.code, "'s credentials."));
+      return Error(422, absl::StrCat("Credential guid \"", guid, "\" is not one of ",
+                                     institution.code, "'s credentials."));
     }
     if (!seen.insert(guid).second) {
       return Error(422, absl::StrCat("Credential ", field->field_name,
                                      " is given more than once."));
     }
     if (value.empty()) {
-      return Error(
-          422, absl::StrCat("Credential ", field->field_name, " is empty."));
+      return Error(422, absl::StrCat("Credential ", field->field_name, " is empty."));
     }
   }
   for (const CredentialField& field : institution.credentials) {
     if (seen.count(field.guid) == 0) {
-      return Error(422,
-                   absl::StrCat("Missing credential ", field.field_name, " (",
-                                field.guid, ") for ", institution.code, "."));
+      return Error(422, absl::StrCat("Missing credential ", field.field_name, " (",
+                                     field.guid, ") for ", institution.code, "."));
     }
   }
   return absl::nullopt;
@@ -922,8 +898,7 @@ absl::optional<SandboxResponse> CheckOauth(const Institution& institution,
       return Error(422, "An OAuth member takes no credentials.");
     }
   } else if (input.is_oauth) {
-    return Error(422,
-                 absl::StrCat(institution.code, " does not support OAuth."));
+    return Error(422, absl::StrCat(institution.code, " does not support OAuth."));
   }
   return absl::nullopt;
 }
@@ -944,9 +919,8 @@ absl::string_view CredentialValue(
 
 // How an mxbank job ends, by MX Bank's test credentials (mx_sandbox.h);
 // StartJob dates it. Only the outcome is kept: no credential is stored.
-Step MxBankJobEnd(
-    const Institution& institution,
-    const std::vector<std::pair<std::string, std::string>>& credentials) {
+Step MxBankJobEnd(const Institution& institution,
+                  const std::vector<std::pair<std::string, std::string>>& credentials) {
   const Challenges& challenges = MxBankChallenges();
   Step end;
   if (CredentialValue(institution, credentials, "LOGIN") != "mxuser") {
@@ -1046,8 +1020,7 @@ struct Sandbox::State {
   int64_t requests = 0;         // MX routes, any answer
   int64_t status_requests = 0;  // readMemberStatus, any answer
 
-  explicit State(const SandboxOptions& sandbox_options)
-      : options(sandbox_options) {
+  explicit State(const SandboxOptions& sandbox_options) : options(sandbox_options) {
     User demo;
     demo.guid = kDemoUserGuid;
     demo.id = kDemoUserId;
@@ -1059,12 +1032,11 @@ struct Sandbox::State {
   std::string NewGuid(absl::string_view prefix) {
     uint64_t hi = random();
     uint64_t lo = random();
-    hi = (hi & ~uint64_t{0xF000}) | 0x4000;  // UUID version 4
+    hi = (hi & ~uint64_t{0xF000}) | 0x4000;                      // UUID version 4
     lo = (lo & ~(uint64_t{0x3} << 62)) | (uint64_t{0x2} << 62);  // variant 1
     char buffer[40];
     std::snprintf(buffer, sizeof(buffer),
-                  "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64
-                  "-%012" PRIx64,
+                  "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
                   hi >> 32, (hi >> 16) & 0xFFFF, hi & 0xFFFF, lo >> 48,
                   lo & 0xFFFFFFFFFFFF);
     return absl::StrCat(prefix, "-", buffer);
@@ -1083,8 +1055,7 @@ struct Sandbox::State {
   }
 
   // The same rule for members, which must also belong to `user`.
-  Member* FindMember(const User& user, absl::string_view identifier,
-                     ApiVersion version) {
+  Member* FindMember(const User& user, absl::string_view identifier, ApiVersion version) {
     std::string guid(identifier);
     if (version == ApiVersion::kV20250224 && members.count(guid) == 0) {
       auto by_id = member_guid_by_id.find(guid);
@@ -1105,8 +1076,7 @@ struct Sandbox::State {
   };
 
   Lookup FindCurrentMember(absl::string_view user_identifier,
-                           absl::string_view member_identifier,
-                           ApiVersion version) {
+                           absl::string_view member_identifier, ApiVersion version) {
     Lookup result;
     const User* user = FindUser(user_identifier, version);
     if (user == nullptr) {
@@ -1150,8 +1120,7 @@ struct Sandbox::State {
     return Json(200, kJsonType, buffer);
   }
 
-  SandboxResponse CreateUser(const SandboxRequest& request,
-                             ApiVersion version) {
+  SandboxResponse CreateUser(const SandboxRequest& request, ApiVersion version) {
     absl::StatusOr<CreateUserInput> input = ParseCreateUser(request.body);
     if (!input.ok()) return Error(400, input.status().message());
     if (input->id.has_value() && user_ids.count(*input->id) > 0) {
@@ -1169,15 +1138,12 @@ struct Sandbox::State {
   }
 
   SandboxResponse CreateMember(const SandboxRequest& request,
-                               absl::string_view user_identifier,
-                               ApiVersion version) {
+                               absl::string_view user_identifier, ApiVersion version) {
     const User* user = FindUser(user_identifier, version);
     if (user == nullptr) return Error(404, "User not found.");
-    absl::StatusOr<CreateMemberInput> input =
-        ParseCreateMember(request.body, version);
+    absl::StatusOr<CreateMemberInput> input = ParseCreateMember(request.body, version);
     if (!input.ok()) return Error(400, input.status().message());
-    const Institution* institution =
-        FindInstitutionByCode(input->institution_code);
+    const Institution* institution = FindInstitutionByCode(input->institution_code);
     if (institution == nullptr) return Error(404, "Institution not found.");
     absl::optional<SandboxResponse> error;
     if (!institution->oauth_only) {
@@ -1200,14 +1166,12 @@ struct Sandbox::State {
     m.institution = institution;
     m.metadata = input->metadata;
     m.is_oauth = input->is_oauth;
-    m.background_aggregation_is_disabled =
-        input->background_aggregation_is_disabled;
+    m.background_aggregation_is_disabled = input->background_aggregation_is_disabled;
     m.use_cases = input->use_cases.value_or(std::vector<std::string>{});
     bool unsupported_product = false;
     for (const std::string& product :
          input->products.value_or(std::vector<std::string>{})) {
-      unsupported_product |=
-          institution->supported_products.count(product) == 0;
+      unsupported_product |= institution->supported_products.count(product) == 0;
     }
 
     int status = 202;
@@ -1216,8 +1180,7 @@ struct Sandbox::State {
       // Nothing runs until the end user finishes the OAuth flow.
       status = 200;
       m.connection_status = "PENDING";
-      m.oauth_window_uri =
-          absl::StrCat(options.base_url, "/oauth/authorize/", m.guid);
+      m.oauth_window_uri = absl::StrCat(options.base_url, "/oauth/authorize/", m.guid);
     } else if (input->skip_aggregation) {
       status = 200;
     } else if (unsupported_product) {
@@ -1235,19 +1198,15 @@ struct Sandbox::State {
   }
 
   SandboxResponse ReadMember(absl::string_view user_identifier,
-                             absl::string_view member_identifier,
-                             ApiVersion version) {
-    Lookup found =
-        FindCurrentMember(user_identifier, member_identifier, version);
+                             absl::string_view member_identifier, ApiVersion version) {
+    Lookup found = FindCurrentMember(user_identifier, member_identifier, version);
     if (found.member == nullptr) return found.error;
     return MemberBody(200, version, *found.member);
   }
 
   SandboxResponse DeleteMember(absl::string_view user_identifier,
-                               absl::string_view member_identifier,
-                               ApiVersion version) {
-    Lookup found =
-        FindCurrentMember(user_identifier, member_identifier, version);
+                               absl::string_view member_identifier, ApiVersion version) {
+    Lookup found = FindCurrentMember(user_identifier, member_identifier, version);
     if (found.member == nullptr) return found.error;
     if (found.member->id.has_value()) {
       member_guid_by_id.erase(*found.member->id);
@@ -1261,8 +1220,7 @@ struct Sandbox::State {
   SandboxResponse ReadMemberStatus(absl::string_view user_identifier,
                                    absl::string_view member_identifier,
                                    ApiVersion version) {
-    Lookup found =
-        FindCurrentMember(user_identifier, member_identifier, version);
+    Lookup found = FindCurrentMember(user_identifier, member_identifier, version);
     if (found.member == nullptr) return found.error;
     return MemberStatusBody(version, *found.member);
   }
@@ -1271,8 +1229,7 @@ struct Sandbox::State {
                                        absl::string_view user_identifier,
                                        absl::string_view member_identifier,
                                        ApiVersion version) {
-    Lookup found =
-        FindCurrentMember(user_identifier, member_identifier, version);
+    Lookup found = FindCurrentMember(user_identifier, member_identifier, version);
     if (found.member == nullptr) return found.error;
     const Challenge* challenge = found.member->challenge;
     if (challenge == nullptr) return NoContent();  // not CHALLENGED
@@ -1294,8 +1251,7 @@ struct Sandbox::State {
                                     absl::string_view user_identifier,
                                     absl::string_view member_identifier,
                                     ApiVersion version) {
-    Lookup found =
-        FindCurrentMember(user_identifier, member_identifier, version);
+    Lookup found = FindCurrentMember(user_identifier, member_identifier, version);
     if (found.member == nullptr) return found.error;
     Member& m = *found.member;
     if (m.challenge == nullptr) {
@@ -1316,14 +1272,14 @@ struct Sandbox::State {
                                        "member."));
       }
       if (value != nullptr) {
-        return Error(400, absl::StrCat("Challenge ", guid,
-                                       " is answered more than once."));
+        return Error(400,
+                     absl::StrCat("Challenge ", guid, " is answered more than once."));
       }
       value = &answer;
     }
     if (value == nullptr) {
-      return Error(400, absl::StrCat("Missing an answer for challenge ",
-                                     m.challenge->guid, "."));
+      return Error(
+          400, absl::StrCat("Missing an answer for challenge ", m.challenge->guid, "."));
     }
 
     Step step{options.now() + options.step, Outcome::kDeniedAnswer, nullptr};
@@ -1350,13 +1306,11 @@ struct Sandbox::State {
     }
     Member& m = it->second;
     if (m.oauth_window_used) {
-      return Html(410, "Link expired",
-                  "This authorization link was already used.");
+      return Html(410, "Link expired", "This authorization link was already used.");
     }
     m.oauth_window_used = true;
     StartJob(m, Step{});  // connects
-    return Html(200, m.institution->name,
-                "Authorized; you can close this window.");
+    return Html(200, m.institution->name, "Authorized; you can close this window.");
   }
 
   SandboxResponse ListInstitutionCredentials(const SandboxRequest& request,
@@ -1364,8 +1318,8 @@ struct Sandbox::State {
                                              ApiVersion version) const {
     const Institution* institution = FindInstitution(identifier, version);
     if (institution == nullptr) return Error(404, "Institution not found.");
-    const Page page = Paginate(
-        request, static_cast<int64_t>(institution->credentials.size()));
+    const Page page =
+        Paginate(request, static_cast<int64_t>(institution->credentials.size()));
     rapidjson::StringBuffer buffer;
     JsonWriter w(buffer);
     w.StartObject();

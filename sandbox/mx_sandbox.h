@@ -133,32 +133,25 @@ namespace sandbox {
 
 // The seeded user every sandbox starts with.
 inline constexpr char kDemoUserId[] = "demo-user";
-inline constexpr char kDemoUserGuid[] =
-    "USR-0d3e5a1b-7c4f-4e2a-9b61-5a2d8c3f7e10";
+inline constexpr char kDemoUserGuid[] = "USR-0d3e5a1b-7c4f-4e2a-9b61-5a2d8c3f7e10";
 
 // The two MX Bank test institutions of MX's integration environment.
 inline constexpr char kMxBankCode[] = "mxbank";
-inline constexpr char kMxBankGuid[] =
-    "INST-7a3f1c2e-5b4d-4e6f-8a9b-0c1d2e3f4a5b";
-inline constexpr char kMxBankUsernameGuid[] =
-    "CRD-1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d";
-inline constexpr char kMxBankPasswordGuid[] =
-    "CRD-2c3d4e5f-6071-4b8c-9dae-1f2a3b4c5d6e";
+inline constexpr char kMxBankGuid[] = "INST-7a3f1c2e-5b4d-4e6f-8a9b-0c1d2e3f4a5b";
+inline constexpr char kMxBankUsernameGuid[] = "CRD-1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d";
+inline constexpr char kMxBankPasswordGuid[] = "CRD-2c3d4e5f-6071-4b8c-9dae-1f2a3b4c5d6e";
 inline constexpr char kMxBankOauthCode[] = "mx_bank_oauth";
-inline constexpr char kMxBankOauthGuid[] =
-    "INST-8b4e2d3f-6c5e-4f70-9bac-1d2e3f4a5b6c";
+inline constexpr char kMxBankOauthGuid[] = "INST-8b4e2d3f-6c5e-4f70-9bac-1d2e3f4a5b6c";
 
 // The fixed guids of the challenges an mxbank member meets (see above).
-inline constexpr char kTextChallengeGuid[] =
-    "CRD-3d4e5f60-7182-4c9d-8eaf-2a3b4c5d6e7f";
+inline constexpr char kTextChallengeGuid[] = "CRD-3d4e5f60-7182-4c9d-8eaf-2a3b4c5d6e7f";
 inline constexpr char kTextFollowUpChallengeGuid[] =
     "CRD-4e5f6071-8293-4dae-9fb0-3b4c5d6e7f80";
 inline constexpr char kOptionsChallengeGuid[] =
     "CRD-5f607182-93a4-4ebf-a0c1-4c5d6e7f8091";
 inline constexpr char kOptionsFollowUpChallengeGuid[] =
     "CRD-607182a3-a4b5-4fc0-b1d2-5d6e7f8091a2";
-inline constexpr char kImageChallengeGuid[] =
-    "CRD-7182a3b4-b5c6-4ad1-82e3-6e7f8091a2b3";
+inline constexpr char kImageChallengeGuid[] = "CRD-7182a3b4-b5c6-4ad1-82e3-6e7f8091a2b3";
 inline constexpr char kImageFollowUpChallengeGuid[] =
     "CRD-82a3b4c5-c6d7-4be2-93f4-7f8091a2b3c4";
 
@@ -203,8 +196,7 @@ class Sandbox {
   ~Sandbox();
 
   // Answers one request. Thread-safe: calls are serialised on one mutex.
-  SandboxResponse Handle(const SandboxRequest& request)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  SandboxResponse Handle(const SandboxRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct State;

@@ -74,8 +74,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mx-sandbox: %s\n",
                  std::string(server.status().message()).c_str());
     // A usage error (bad address or rules) is 2, as for the other flags.
-    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2
-                                                                        : 1;
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   std::printf("listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);

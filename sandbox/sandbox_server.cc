@@ -36,8 +36,7 @@ bool IsLoopbackHost(const std::string& host) {
     return (ntohl(v4.s_addr) >> 24) == 127;
   }
   in6_addr v6;
-  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 &&
-         IN6_IS_ADDR_LOOPBACK(&v6);
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 // The request path as a log-safe token: clients choose it, so control
@@ -90,9 +89,8 @@ int FindConnection(const httplib::Request& request) {
     std::string local_host, peer_host;
     int local_port = 0, peer_port = 0;
     if (HostPort(local, &local_host, &local_port) &&
-        HostPort(peer, &peer_host, &peer_port) &&
-        local_port == request.local_port && peer_port == request.remote_port &&
-        peer_host == request.remote_addr) {
+        HostPort(peer, &peer_host, &peer_port) && local_port == request.local_port &&
+        peer_port == request.remote_port && peer_host == request.remote_addr) {
       found = fd;
       break;
     }
@@ -111,8 +109,7 @@ void CloseUnderneath(int fd, bool reset) {
   if (fd < 0) return;
   if (reset) {
     linger abort_on_close{1, 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close,
-               sizeof(abort_on_close));
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
   }
   const int placeholder = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (placeholder < 0) return;
@@ -172,8 +169,7 @@ void ApplyFault(const FaultRule& fault, const httplib::Request& request,
       const absl::Duration interval = absl::Milliseconds(fault.interval_ms);
       response.set_content_provider(
           body->size(), content_type,
-          [body, chunk, interval](size_t offset, size_t length,
-                                  httplib::DataSink& sink) {
+          [body, chunk, interval](size_t offset, size_t length, httplib::DataSink& sink) {
             if (offset > 0) absl::SleepFor(interval);
             return sink.write(body->data() + offset, std::min(chunk, length));
           });
@@ -242,10 +238,10 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view listen) {
     return absl::InvalidArgumentError(bad);
   }
   if (!IsLoopbackHost(address.host)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen=", listen,
-        ": refusing a non-loopback host; use localhost, 127.0.0.0/8 or "
-        "[::1]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen=", listen,
+                     ": refusing a non-loopback host; use localhost, 127.0.0.0/8 or "
+                     "[::1]"));
   }
   return address;
 }
@@ -259,12 +255,11 @@ std::string FormatHostPort(const ListenAddress& address) {
 
 absl::StatusOr<std::unique_ptr<SandboxServer>> SandboxServer::Bind(
     const ServerOptions& options) {
-  absl::StatusOr<ListenAddress> address = ParseListenAddress(options.listen);
-  if (!address.ok()) return address.status();
+  absl::StatusOr<ListenAddress> listen_address = ParseListenAddress(options.listen);
+  if (!listen_address.ok()) return listen_address.status();
 
   absl::StatusOr<std::vector<FaultRule>> faults =
-      options.faults.empty() ? std::vector<FaultRule>()
-                             : ParseFaultRules(options.faults);
+      options.faults.empty() ? std::vector<FaultRule>() : ParseFaultRules(options.faults);
   if (!faults.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--faults: ", faults.status().message()));
@@ -275,19 +270,17 @@ absl::StatusOr<std::unique_ptr<SandboxServer>> SandboxServer::Bind(
   // after the first on a kept-alive connection waited ~40 ms for the
   // client's delayed ACK. MX answers at once.
   server->set_tcp_nodelay(true);
-  ListenAddress bound = *address;
+  ListenAddress bound = *listen_address;
   if (bound.port == 0) {
     bound.port = server->bind_to_any_port(bound.host);
   } else if (!server->bind_to_port(bound.host, bound.port)) {
     bound.port = -1;
   }
   if (bound.port <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  return std::unique_ptr<SandboxServer>(
-      new SandboxServer(options, std::move(bound), std::move(server),
-                        *std::move(faults)));
+  return std::unique_ptr<SandboxServer>(new SandboxServer(
+      options, std::move(bound), std::move(server), *std::move(faults)));
 }
 
 SandboxServer::SandboxServer(const ServerOptions& options, ListenAddress bound,
@@ -302,13 +295,10 @@ SandboxServer::SandboxServer(const ServerOptions& options, ListenAddress bound,
   // Runs once the headers are read and before the body is.
   server_->set_pre_routing_handler(
       [this](const httplib::Request& request, httplib::Response& /*response*/) {
-        return ResetBeforeRequest(request)
-                   ? httplib::Server::HandlerResponse::Handled
-                   : httplib::Server::HandlerResponse::Unhandled;
+        return ResetBeforeRequest(request) ? httplib::Server::HandlerResponse::Handled
+                                           : httplib::Server::HandlerResponse::Unhandled;
       });
-  server_->new_task_queue = [] {
-    return new httplib::ThreadPool(kWorkerThreads);
-  };
+  server_->new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
   server_->set_payload_max_length(kMaxBodyBytes);
   // Every method and path goes to the Sandbox, which owns routing and 404s.
   httplib::Server::Handler answer = [this](const httplib::Request& request,
@@ -330,8 +320,8 @@ void SandboxServer::Shutdown() { server_->stop(); }
 
 bool SandboxServer::ResetBeforeRequest(const httplib::Request& request) {
   if (absl::StartsWith(request.path, kControlPrefix)) return false;
-  absl::optional<FaultRule> fault = faults_.Pick(
-      FaultPhase::kBeforeRequest, request.method, request.path);
+  absl::optional<FaultRule> fault =
+      faults_.Pick(FaultPhase::kBeforeRequest, request.method, request.path);
   if (!fault.has_value()) return false;
   const absl::Time start = absl::Now();
   // The body, if any, is still unread in the socket: closing it with
@@ -341,8 +331,7 @@ bool SandboxServer::ResetBeforeRequest(const httplib::Request& request) {
   return true;
 }
 
-void SandboxServer::Answer(const httplib::Request& request,
-                           httplib::Response& response) {
+void SandboxServer::Answer(const httplib::Request& request, httplib::Response& response) {
   const absl::Time start = absl::Now();
   if (request.path == kFaultsPath) {
     Log(request, AnswerControl(request, response), start, nullptr);
@@ -350,8 +339,7 @@ void SandboxServer::Answer(const httplib::Request& request,
   }
   absl::optional<FaultRule> fault;
   if (!absl::StartsWith(request.path, kControlPrefix)) {
-    fault = faults_.Pick(FaultPhase::kAfterRequest, request.method,
-                         request.path);
+    fault = faults_.Pick(FaultPhase::kAfterRequest, request.method, request.path);
   }
 
   SandboxResponse out;
@@ -367,8 +355,7 @@ void SandboxServer::Answer(const httplib::Request& request,
     SandboxRequest in;
     in.method = request.method;
     in.path = request.path;
-    for (const auto& [name, value] : request.params)
-      in.query.emplace(name, value);
+    for (const auto& [name, value] : request.params) in.query.emplace(name, value);
     for (const auto& [name, value] : request.headers) {
       in.headers.emplace(absl::AsciiStrToLower(name), value);
     }
@@ -396,8 +383,7 @@ int SandboxServer::AnswerControl(const httplib::Request& request,
   if (!IsLoopbackHost(request.remote_addr)) {
     response.status = 403;
   } else if (request.method == "POST") {
-    absl::StatusOr<std::vector<FaultRule>> rules =
-        ParseFaultRules(request.body);
+    absl::StatusOr<std::vector<FaultRule>> rules = ParseFaultRules(request.body);
     if (!rules.ok()) {
       response.status = 400;
       std::string message(rules.status().message());
@@ -405,9 +391,8 @@ int SandboxServer::AnswerControl(const httplib::Request& request,
       for (char& c : message) {
         if (c == '"' || c == '\\' || !absl::ascii_isprint(c)) c = '\'';
       }
-      response.set_content(
-          absl::StrCat(R"({"error":{"message":")", message, R"("}})"),
-          "application/json");
+      response.set_content(absl::StrCat(R"({"error":{"message":")", message, R"("}})"),
+                           "application/json");
       return response.status;
     }
     faults_.Set(*std::move(rules));
@@ -426,15 +411,14 @@ int SandboxServer::AnswerControl(const httplib::Request& request,
   return response.status;
 }
 
-void SandboxServer::Log(const httplib::Request& request, int status,
-                        absl::Time start, const FaultRule* fault) {
+void SandboxServer::Log(const httplib::Request& request, int status, absl::Time start,
+                        const FaultRule* fault) {
   if (options_.log == nullptr) return;
   const std::string injected =
       fault == nullptr ? "" : absl::StrCat(" fault=", FaultName(fault->fault));
-  std::fprintf(options_.log, "%s %s %d %.1fms%s\n",
-               LogSafe(request.method).c_str(), LogSafe(request.path).c_str(),
-               status, absl::ToDoubleMilliseconds(absl::Now() - start),
-               injected.c_str());
+  std::fprintf(options_.log, "%s %s %d %.1fms%s\n", LogSafe(request.method).c_str(),
+               LogSafe(request.path).c_str(), status,
+               absl::ToDoubleMilliseconds(absl::Now() - start), injected.c_str());
   std::fflush(options_.log);
 }
 

@@ -92,12 +92,10 @@ class SandboxServer {
 
  private:
   SandboxServer(const ServerOptions& options, ListenAddress bound,
-                std::unique_ptr<httplib::Server> server,
-                std::vector<FaultRule> faults);
+                std::unique_ptr<httplib::Server> server, std::vector<FaultRule> faults);
   void Answer(const httplib::Request& request, httplib::Response& response);
   // /_sandbox/faults; returns the status answered.
-  int AnswerControl(const httplib::Request& request,
-                    httplib::Response& response);
+  int AnswerControl(const httplib::Request& request, httplib::Response& response);
   // Before the body is read: a reset_before_request rule resets the
   // connection. True when it did (the request is then done).
   bool ResetBeforeRequest(const httplib::Request& request);

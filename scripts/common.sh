@@ -17,6 +17,7 @@ MXGATE_APT_PACKAGES=(
   clang libclang-rt-14-dev  # the libFuzzer targets of tests/fuzz
   libbenchmark-dev  # bench/micro
   bazel-bootstrap bazel-rules-java  # scripts/bazel_test: the Bazel build, offline
+  clang-format-14 clang-tidy-14 cppcheck  # scripts/test: format, tidy and cppcheck stages
 )
 
 # What node_modules must hold (package.json's devDependencies): buf, and

@@ -81,8 +81,8 @@ void AccessLog::Record(const RpcLogEntry& entry) {
   if (level_ == Level::kOff || level < level_) return;
   const absl::Time now = clock_();
   std::string line = absl::StrCat(
-      "{\"time\":\"",
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()), "\"");
+      R"({"time":")", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone()),
+      "\"");
   AppendField(line, "level", LevelName(level));
   AppendField(line, "method", entry.method);
   AppendField(line, "code", absl::StatusCodeToString(entry.code));
@@ -105,7 +105,7 @@ void AccessLog::Record(const RpcLogEntry& entry) {
 
 absl::optional<AccessLog::Level> ParseLogLevel(absl::string_view name) {
   for (AccessLog::Level level : {AccessLog::Level::kInfo, AccessLog::Level::kWarning,
-                      AccessLog::Level::kError, AccessLog::Level::kOff}) {
+                                 AccessLog::Level::kError, AccessLog::Level::kOff}) {
     if (name == LevelName(level)) return level;
   }
   return absl::nullopt;

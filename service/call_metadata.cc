@@ -57,8 +57,7 @@ absl::string_view CallMetadata::trace_id() const {
   return absl::string_view(traceparent).substr(3, 32);
 }
 
-CallMetadata MakeCallMetadata(absl::string_view request_id,
-                              absl::string_view traceparent,
+CallMetadata MakeCallMetadata(absl::string_view request_id, absl::string_view traceparent,
                               absl::string_view tracestate) {
   CallMetadata metadata;
   if (!request_id.empty() && request_id.size() <= kMaxRequestIdLength &&
@@ -78,11 +77,10 @@ std::string NewRequestId() {
   thread_local absl::BitGen bits;
   uint64_t high = absl::Uniform<uint64_t>(bits);
   uint64_t low = absl::Uniform<uint64_t>(bits);
-  high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};  // version 4
+  high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};          // version 4
   low = (low & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);  // variant 10
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", high >> 32,
-                         (high >> 16) & 0xFFFF, high & 0xFFFF, low >> 48,
-                         low & 0xFFFFFFFFFFFF);
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", high >> 32, (high >> 16) & 0xFFFF,
+                         high & 0xFFFF, low >> 48, low & 0xFFFFFFFFFFFF);
 }
 
 }  // namespace mxgate

@@ -48,8 +48,7 @@ struct CallMetadata {
 //  - `tracestate` is kept only with a kept traceparent, when it is up to
 //    kMaxTracestateLength printable ASCII characters.
 // Both are forwarded unchanged: what W3C asks of a hop that makes no span.
-CallMetadata MakeCallMetadata(absl::string_view request_id,
-                              absl::string_view traceparent,
+CallMetadata MakeCallMetadata(absl::string_view request_id, absl::string_view traceparent,
                               absl::string_view tracestate);
 
 // A random (version 4) UUID in lower-case canonical form.

@@ -50,9 +50,8 @@ void CircuitBreaker::Record(Outcome outcome, absl::Time now) {
         state_ = State::kClosed;
         closed = true;
       }
-    } else if (was_probe ||
-               (state_ == State::kClosed &&
-                ++consecutive_failures_ >= options_.failure_threshold)) {
+    } else if (was_probe || (state_ == State::kClosed &&
+                             ++consecutive_failures_ >= options_.failure_threshold)) {
       opened = state_ == State::kClosed;
       state_ = State::kOpen;
       open_until_ = now + options_.open_duration;

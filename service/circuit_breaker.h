@@ -30,7 +30,8 @@ class CircuitBreaker {
 
   // `on_change(open)` runs (outside the lock) each time the circuit opens
   // (true) or closes (false); half-open counts as open.
-  CircuitBreaker(Options options, std::function<void(bool open)> on_change = nullptr);
+  explicit CircuitBreaker(Options options,
+                          std::function<void(bool open)> on_change = nullptr);
 
   // OK when a request may go to MX now; else UNAVAILABLE (reason
   // UPSTREAM_CIRCUIT_OPEN) with a RetryInfo of the time left open. In the

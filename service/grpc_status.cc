@@ -42,8 +42,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     any->set_value(std::move(value));
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()),
-                      rpc_status.SerializeAsString());
+                      std::string(status.message()), rpc_status.SerializeAsString());
 }
 
 }  // namespace mxgate

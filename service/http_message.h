@@ -17,8 +17,8 @@ namespace mxgate {
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;  // "POST", "GET", ...
-  std::string url;     // absolute, path already percent-encoded
+  std::string method;   // "POST", "GET", ...
+  std::string url;      // absolute, path already percent-encoded
   HttpHeaders headers;  // sent in this order
   std::string body;     // sent as is; may hold secrets, never log it
   // The transfer is aborted with DEADLINE_EXCEEDED at this time.

@@ -39,11 +39,11 @@ constexpr HttpErrorMapping kHttpErrorTable[] = {
     {405, absl::StatusCode::kFailedPrecondition, "UPSTREAM_CONSTRAINT_NOT_MET",
      "MX's constraint on the endpoint was not met (e.g. resuming a member "
      "that is not CHALLENGED)."},
-    {406, absl::StatusCode::kFailedPrecondition,
-     "UPSTREAM_VERSION_NOT_ACCEPTED",
+    {406, absl::StatusCode::kFailedPrecondition, "UPSTREAM_VERSION_NOT_ACCEPTED",
      "MX refused the API version sent; a retry will not help."},
     {409, absl::StatusCode::kAlreadyExists, "UPSTREAM_CONFLICT",
-     "The object exists (e.g. a member with this id), or another job runs on the member."},
+     "The object exists (e.g. a member with this id), or another job runs on the "
+     "member."},
     {422, absl::StatusCode::kInvalidArgument, "UPSTREAM_UNPROCESSABLE",
      "MX could not process the data provided."},
     {429, absl::StatusCode::kResourceExhausted, "UPSTREAM_RATE_LIMITED",
@@ -61,9 +61,7 @@ constexpr HttpErrorMapping kHttpErrorTable[] = {
 constexpr int kHttpTooManyRequests = 429;
 constexpr int kHttpServiceUnavailable = 503;
 
-bool IsSuccess(int http_status) {
-  return http_status >= 200 && http_status < 300;
-}
+bool IsSuccess(int http_status) { return http_status >= 200 && http_status < 300; }
 
 const HttpErrorMapping* FindErrorMapping(int http_status) {
   for (const HttpErrorMapping& row : kHttpErrorTable) {
@@ -75,10 +73,8 @@ const HttpErrorMapping* FindErrorMapping(int http_status) {
 // `Retry-After` (RFC 9110 section 10.2.3) as a delay from `now`: either
 // delta-seconds or an IMF-fixdate such as "Sun, 06 Nov 1994 08:49:37 GMT".
 // A date in the past means "now". nullopt when absent or unparseable.
-absl::optional<absl::Duration> RetryAfter(const HttpResponse& response,
-                                          absl::Time now) {
-  const absl::optional<absl::string_view> header =
-      response.Header("retry-after");
+absl::optional<absl::Duration> RetryAfter(const HttpResponse& response, absl::Time now) {
+  const absl::optional<absl::string_view> header = response.Header("retry-after");
   if (!header.has_value()) return absl::nullopt;
   const absl::string_view value = absl::StripAsciiWhitespace(*header);
   // SimpleAtoi also takes a sign, which delta-seconds (1*DIGIT) does not.
@@ -89,8 +85,8 @@ absl::optional<absl::Duration> RetryAfter(const HttpResponse& response,
   }
   absl::Time date;
   std::string error;
-  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", value, absl::UTCTimeZone(),
-                      &date, &error)) {
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", value, absl::UTCTimeZone(), &date,
+                      &error)) {
     return std::max(date - now, absl::ZeroDuration());
   }
   return absl::nullopt;
@@ -128,8 +124,7 @@ CreateMemberOutcome CreateMemberOutcomeFor(int http_status) {
     case 200:
       return ::mx::platform::v1::CREATE_MEMBER_OUTCOME_CREATED_NO_AGGREGATION;
     case 201:
-      return ::mx::platform::v1::
-          CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED;
+      return ::mx::platform::v1::CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED;
     case 202:
       return ::mx::platform::v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED;
     default:
@@ -144,16 +139,14 @@ absl::Span<const HttpErrorMapping> HttpErrorTable() { return kHttpErrorTable; }
 absl::Status MapHttpError(const HttpResponse& response, absl::Time now) {
   const int http_status = response.status_code;
   const HttpErrorMapping* row = FindErrorMapping(http_status);
-  const absl::StatusCode code =
-      row != nullptr ? row->code : absl::StatusCode::kUnknown;
+  const absl::StatusCode code = row != nullptr ? row->code : absl::StatusCode::kUnknown;
   const absl::string_view reason =
       row != nullptr ? row->reason : kReasonUpstreamUnexpectedStatus;
 
   std::string message = absl::StrCat("MX answered HTTP ", http_status);
   std::vector<std::pair<std::string, std::string>> metadata = {
       {kMetadataHttpStatus, absl::StrCat(http_status)}};
-  if (absl::optional<std::string> mx_message =
-          ExtractMxErrorMessage(response.body)) {
+  if (absl::optional<std::string> mx_message = ExtractMxErrorMessage(response.body)) {
     absl::StrAppend(&message, ": ", *mx_message);
     metadata.emplace_back(kMetadataMxErrorMessage, *std::move(mx_message));
   }
@@ -162,8 +155,7 @@ absl::Status MapHttpError(const HttpResponse& response, absl::Time now) {
   // 429 asks the caller to come back later. MX documents 503 as planned
   // maintenance, where a Retry-After is MX's best guess of its end, so a
   // 503 carrying one gets a RetryInfo too.
-  if (http_status == kHttpTooManyRequests ||
-      http_status == kHttpServiceUnavailable) {
+  if (http_status == kHttpTooManyRequests || http_status == kHttpServiceUnavailable) {
     if (absl::optional<absl::Duration> delay = RetryAfter(response, now)) {
       AttachRetryInfo(status, *delay);
     }
@@ -171,10 +163,9 @@ absl::Status MapHttpError(const HttpResponse& response, absl::Time now) {
   return status;
 }
 
-absl::StatusOr<CreateMemberResponse> MapCreateMemberAnswer(
-    const HttpResponse& response, absl::Time now) {
-  absl::StatusOr<Member> member =
-      DecodeSuccess(response, now, &DecodeMemberResponseBody);
+absl::StatusOr<CreateMemberResponse> MapCreateMemberAnswer(const HttpResponse& response,
+                                                           absl::Time now) {
+  absl::StatusOr<Member> member = DecodeSuccess(response, now, &DecodeMemberResponseBody);
   if (!member.ok()) return member.status();
 
   CreateMemberResponse result;
@@ -189,16 +180,14 @@ absl::StatusOr<CreateMemberResponse> MapCreateMemberAnswer(
   return result;
 }
 
-absl::StatusOr<ListInstitutionCredentialsResponse>
-MapListInstitutionCredentialsAnswer(const HttpResponse& response,
-                                    absl::Time now) {
+absl::StatusOr<ListInstitutionCredentialsResponse> MapListInstitutionCredentialsAnswer(
+    const HttpResponse& response, absl::Time now) {
   return DecodeSuccess(response, now, &DecodeCredentialsResponseBody);
 }
 
-absl::StatusOr<GetMemberResponse> MapGetMemberAnswer(
-    const HttpResponse& response, absl::Time now) {
-  absl::StatusOr<Member> member =
-      DecodeSuccess(response, now, &DecodeMemberResponseBody);
+absl::StatusOr<GetMemberResponse> MapGetMemberAnswer(const HttpResponse& response,
+                                                     absl::Time now) {
+  absl::StatusOr<Member> member = DecodeSuccess(response, now, &DecodeMemberResponseBody);
   if (!member.ok()) return member.status();
   GetMemberResponse result;
   *result.mutable_member() = *std::move(member);
@@ -215,10 +204,9 @@ absl::StatusOr<GetMemberStatusResponse> MapGetMemberStatusAnswer(
   return result;
 }
 
-absl::StatusOr<ResumeMemberResponse> MapResumeMemberAnswer(
-    const HttpResponse& response, absl::Time now) {
-  absl::StatusOr<Member> member =
-      DecodeSuccess(response, now, &DecodeMemberResponseBody);
+absl::StatusOr<ResumeMemberResponse> MapResumeMemberAnswer(const HttpResponse& response,
+                                                           absl::Time now) {
+  absl::StatusOr<Member> member = DecodeSuccess(response, now, &DecodeMemberResponseBody);
   if (!member.ok()) return member.status();
   ResumeMemberResponse result;
   *result.mutable_member() = *std::move(member);
@@ -226,8 +214,8 @@ absl::StatusOr<ResumeMemberResponse> MapResumeMemberAnswer(
   return result;
 }
 
-absl::StatusOr<DeleteMemberResponse> MapDeleteMemberAnswer(
-    const HttpResponse& response, absl::Time now) {
+absl::StatusOr<DeleteMemberResponse> MapDeleteMemberAnswer(const HttpResponse& response,
+                                                           absl::Time now) {
   if (!IsSuccess(response.status_code)) return MapHttpError(response, now);
   return DeleteMemberResponse();
 }

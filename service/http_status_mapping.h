@@ -25,8 +25,7 @@ struct HttpErrorMapping {
 // Every MX error status mxgate knows, in ascending order. Any other non-2xx
 // status maps to UNKNOWN with reason kReasonUpstreamUnexpectedStatus.
 absl::Span<const HttpErrorMapping> HttpErrorTable();
-inline constexpr char kReasonUpstreamUnexpectedStatus[] =
-    "UPSTREAM_UNEXPECTED_STATUS";
+inline constexpr char kReasonUpstreamUnexpectedStatus[] = "UPSTREAM_UNEXPECTED_STATUS";
 // The reason of MX's 502 (in the table), which callers single out.
 inline constexpr char kReasonUpstreamBadGateway[] = "UPSTREAM_BAD_GATEWAY";
 
@@ -54,8 +53,8 @@ absl::StatusOr<::mx::platform::v1::ListInstitutionCredentialsResponse>
 MapListInstitutionCredentialsAnswer(const HttpResponse& response, absl::Time now);
 absl::StatusOr<::mx::platform::v1::GetMemberResponse> MapGetMemberAnswer(
     const HttpResponse& response, absl::Time now);
-absl::StatusOr<::mx::platform::v1::GetMemberStatusResponse>
-MapGetMemberStatusAnswer(const HttpResponse& response, absl::Time now);
+absl::StatusOr<::mx::platform::v1::GetMemberStatusResponse> MapGetMemberStatusAnswer(
+    const HttpResponse& response, absl::Time now);
 // `http_status` is set in the response.
 absl::StatusOr<::mx::platform::v1::ResumeMemberResponse> MapResumeMemberAnswer(
     const HttpResponse& response, absl::Time now);

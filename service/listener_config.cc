@@ -1,14 +1,14 @@
 #include "service/listener_config.h"
 
-#include <fstream>
-#include <memory>
-#include <sstream>
-
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/grpc.h"
@@ -28,7 +28,8 @@ struct KeyFree {
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& pem) {
-  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return std::unique_ptr<BIO, BioFree>(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
 // Refuses a passphrase: OpenSSL's default callback would prompt on the
@@ -57,8 +58,7 @@ std::vector<X509Ptr> ReadCertificates(const std::string& pem) {
 
 absl::Status NotPem(absl::string_view flag, absl::string_view path,
                     absl::string_view expected) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(flag, " ", path, ": not ", expected));
+  return absl::InvalidArgumentError(absl::StrCat(flag, " ", path, ": not ", expected));
 }
 
 }  // namespace
@@ -115,7 +115,8 @@ absl::StatusOr<std::optional<ServerTls>> LoadServerTls(absl::string_view cert_fi
 
 absl::Status CheckListenerLimits(const ListenerLimits& limits) {
   const std::pair<const char*, bool> checks[] = {
-      {"--max_receive_message_bytes must be positive", limits.max_receive_message_bytes > 0},
+      {"--max_receive_message_bytes must be positive",
+       limits.max_receive_message_bytes > 0},
       {"--max_send_message_bytes must be positive", limits.max_send_message_bytes > 0},
       {"--keepalive_time_ms must be positive", limits.keepalive_time_ms > 0},
       {"--keepalive_timeout_ms must be positive", limits.keepalive_timeout_ms > 0},
@@ -131,7 +132,8 @@ absl::Status CheckListenerLimits(const ListenerLimits& limits) {
   return absl::OkStatus();
 }
 
-std::vector<std::pair<std::string, int>> ListenerChannelArgs(const ListenerLimits& limits) {
+std::vector<std::pair<std::string, int>> ListenerChannelArgs(
+    const ListenerLimits& limits) {
   std::vector<std::pair<std::string, int>> args = {
       {GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, limits.max_receive_message_bytes},
       {GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, limits.max_send_message_bytes},
@@ -139,7 +141,8 @@ std::vector<std::pair<std::string, int>> ListenerChannelArgs(const ListenerLimit
       {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, limits.keepalive_timeout_ms},
       {GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
        limits.keepalive_min_client_ping_interval_ms},
-      {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, limits.keepalive_permit_without_calls ? 1 : 0},
+      {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+       limits.keepalive_permit_without_calls ? 1 : 0},
   };
   if (limits.max_connection_age_ms > 0) {
     args.emplace_back(GRPC_ARG_MAX_CONNECTION_AGE_MS, limits.max_connection_age_ms);

@@ -71,7 +71,8 @@ absl::Status CheckListenerLimits(const ListenerLimits& limits);
 
 // The channel arguments (GRPC_ARG_* name, value) for grpc::ServerBuilder.
 // The connection-age pair only when max_connection_age_ms > 0.
-std::vector<std::pair<std::string, int>> ListenerChannelArgs(const ListenerLimits& limits);
+std::vector<std::pair<std::string, int>> ListenerChannelArgs(
+    const ListenerLimits& limits);
 
 }  // namespace mxgate
 

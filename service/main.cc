@@ -13,8 +13,8 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/listener_config.h"
 #include "service/server.h"
@@ -156,9 +156,9 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> base_url =
       mxgate::CheckMxBaseUrl(absl::GetFlag(FLAGS_mx_base_url));
   if (!base_url.ok()) Refuse(std::string(base_url.status().message()));
-  absl::StatusOr<mxgate::MxCredentials> credentials = mxgate::LoadMxCredentials(
-      absl::GetFlag(FLAGS_mx_credentials_file), std::getenv("MX_CLIENT_ID"),
-      std::getenv("MX_API_KEY"));
+  absl::StatusOr<mxgate::MxCredentials> credentials =
+      mxgate::LoadMxCredentials(absl::GetFlag(FLAGS_mx_credentials_file),
+                                std::getenv("MX_CLIENT_ID"), std::getenv("MX_API_KEY"));
   if (!credentials.ok()) Refuse(std::string(credentials.status().message()));
   if (absl::GetFlag(FLAGS_mx_timeout_ms) <= 0) {
     Refuse("--mx_timeout_ms must be positive");
@@ -181,8 +181,9 @@ int main(int argc, char** argv) {
   const double polls_per_second = absl::GetFlag(FLAGS_watch_max_polls_per_second);
   if (initial_poll_ms <= 0 || max_poll_ms < initial_poll_ms || member_poll_ms < 0 ||
       !(polls_per_second > 0)) {
-    Refuse("--watch_*: need 0 < initial_poll_ms <= max_poll_ms, "
-           "member_poll_interval_ms >= 0 and max_polls_per_second > 0");
+    Refuse(
+        "--watch_*: need 0 < initial_poll_ms <= max_poll_ms, "
+        "member_poll_interval_ms >= 0 and max_polls_per_second > 0");
   }
   options.watch.initial_interval = absl::Milliseconds(initial_poll_ms);
   options.watch.max_interval = absl::Milliseconds(max_poll_ms);
@@ -193,16 +194,19 @@ int main(int argc, char** argv) {
   options.call_limits.retry_delay =
       absl::Milliseconds(absl::GetFlag(FLAGS_overload_retry_delay_ms));
   options.circuit.failure_threshold = absl::GetFlag(FLAGS_circuit_failure_threshold);
-  options.circuit.open_duration = absl::Milliseconds(absl::GetFlag(FLAGS_circuit_open_ms));
+  options.circuit.open_duration =
+      absl::Milliseconds(absl::GetFlag(FLAGS_circuit_open_ms));
   if (options.circuit.failure_threshold < 0 ||
       options.circuit.open_duration <= absl::ZeroDuration()) {
-    Refuse("--circuit_failure_threshold must be at least 0 and --circuit_open_ms "
-           "positive");
+    Refuse(
+        "--circuit_failure_threshold must be at least 0 and --circuit_open_ms "
+        "positive");
   }
   if (options.call_limits.max_unary_calls < 1 || options.call_limits.max_watches < 0 ||
       options.call_limits.retry_delay < absl::ZeroDuration()) {
-    Refuse("--max_unary_calls_in_flight must be at least 1, --max_watches_in_flight "
-           "and --overload_retry_delay_ms at least 0");
+    Refuse(
+        "--max_unary_calls_in_flight must be at least 1, --max_watches_in_flight "
+        "and --overload_retry_delay_ms at least 0");
   }
 
   // The gRPC listener. Messages name flags and paths, never key material.
@@ -211,7 +215,8 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_tls_client_ca_file));
   if (!tls.ok()) Refuse(std::string(tls.status().message()));
   options.tls = *std::move(tls);
-  options.limits.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  options.limits.max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_receive_message_bytes);
   options.limits.max_send_message_bytes = absl::GetFlag(FLAGS_max_send_message_bytes);
   options.limits.keepalive_time_ms = absl::GetFlag(FLAGS_keepalive_time_ms);
   options.limits.keepalive_timeout_ms = absl::GetFlag(FLAGS_keepalive_timeout_ms);
@@ -267,8 +272,8 @@ int main(int argc, char** argv) {
   const int cut =
       (*server)->Drain(absl::Milliseconds(absl::GetFlag(FLAGS_drain_timeout_ms)));
   std::fprintf(stderr, "mxgate: drained in %s; %d calls cut at the drain timeout\n",
-               absl::FormatDuration(absl::Trunc(absl::Now() - drain_started,
-                                                absl::Milliseconds(1)))
+               absl::FormatDuration(
+                   absl::Trunc(absl::Now() - drain_started, absl::Milliseconds(1)))
                    .c_str(),
                cut);
   return 0;

@@ -54,8 +54,7 @@ constexpr char kId[] = "id";
 constexpr char kIsOauth[] = "is_oauth";
 constexpr char kMetadata[] = "metadata";
 constexpr char kSkipAggregation[] = "skip_aggregation";
-constexpr char kBackgroundAggregationIsDisabled[] =
-    "background_aggregation_is_disabled";
+constexpr char kBackgroundAggregationIsDisabled[] = "background_aggregation_is_disabled";
 constexpr char kUseCases[] = "use_cases";
 // MemberResponse only.
 constexpr char kUserGuid[] = "user_guid";
@@ -111,8 +110,7 @@ struct MxName {
 
 constexpr MxName<Product> kProductNames[] = {
     {::mx::platform::v1::PRODUCT_ACCOUNT_VERIFICATION, "account_verification"},
-    {::mx::platform::v1::PRODUCT_IDENTITY_VERIFICATION,
-     "identity_verification"},
+    {::mx::platform::v1::PRODUCT_IDENTITY_VERIFICATION, "identity_verification"},
     {::mx::platform::v1::PRODUCT_TRANSACTIONS, "transactions"},
     {::mx::platform::v1::PRODUCT_TRANSACTION_HISTORY, "transaction_history"},
     {::mx::platform::v1::PRODUCT_STATEMENTS, "statements"},
@@ -178,8 +176,7 @@ absl::string_view ToMx(const MxName<Enum> (&table)[N], Enum value) {
 }
 
 template <typename Enum, size_t N>
-absl::optional<Enum> FromMx(const MxName<Enum> (&table)[N],
-                            absl::string_view mx) {
+absl::optional<Enum> FromMx(const MxName<Enum> (&table)[N], absl::string_view mx) {
   for (const MxName<Enum>& row : table) {
     if (row.mx == mx) return row.value;
   }
@@ -206,8 +203,8 @@ void WriteNonEmptyString(JsonWriter& writer, absl::string_view key,
 
 // Proto3 `optional` lets us tell "MX's default" (absent) from an explicit
 // false, which MX needs for e.g. `enable_app2app: false`.
-void WriteOptionalBool(JsonWriter& writer, absl::string_view key,
-                       bool has_value, bool value) {
+void WriteOptionalBool(JsonWriter& writer, absl::string_view key, bool has_value,
+                       bool value) {
   if (!has_value) return;
   WriteKey(writer, key);
   writer.Bool(value);
@@ -251,8 +248,7 @@ void WriteGuidValueArray(JsonWriter& writer, absl::string_view key,
 }
 
 // Only fields 1-8 of Member: the output-only ones are never sent.
-void WriteMember(JsonWriter& writer, const Member& member,
-                 MxApiVersion version) {
+void WriteMember(JsonWriter& writer, const Member& member, MxApiVersion version) {
   writer.StartObject();
   WriteNonEmptyString(writer, kInstitutionCode, member.institution_code());
   WriteNonEmptyString(writer, kId, member.id());
@@ -295,17 +291,16 @@ absl::StatusOr<rapidjson::Document> ParseObject(absl::string_view body) {
   rapidjson::Document document;
   document.Parse<kParseFlags>(body.data(), body.size());
   if (document.HasParseError()) {
-    return MalformedBody(absl::StrCat(
-        "is not JSON (byte ", document.GetErrorOffset(), ": ",
-        rapidjson::GetParseError_En(document.GetParseError()), ")"));
+    return MalformedBody(
+        absl::StrCat("is not JSON (byte ", document.GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(document.GetParseError()), ")"));
   }
   if (!document.IsObject()) return MalformedBody("is not a JSON object");
   return document;
 }
 
 // The value of `key` in `object`, or nullptr when the key is absent.
-const rapidjson::Value* FindValue(const rapidjson::Value& object,
-                                  const char* key) {
+const rapidjson::Value* FindValue(const rapidjson::Value& object, const char* key) {
   const auto it = object.FindMember(key);
   return it == object.MemberEnd() ? nullptr : &it->value;
 }
@@ -313,14 +308,12 @@ const rapidjson::Value* FindValue(const rapidjson::Value& object,
 // The value of `key` in `object` when it has the wanted type; nullptr or
 // nullopt when the key is absent, null, or of another type. MX's nullable
 // fields and known spec type bugs all decode as "absent" through these.
-const rapidjson::Value* FindObject(const rapidjson::Value& object,
-                                   const char* key) {
+const rapidjson::Value* FindObject(const rapidjson::Value& object, const char* key) {
   const rapidjson::Value* value = FindValue(object, key);
   return value != nullptr && value->IsObject() ? value : nullptr;
 }
 
-const rapidjson::Value* FindArray(const rapidjson::Value& object,
-                                  const char* key) {
+const rapidjson::Value* FindArray(const rapidjson::Value& object, const char* key) {
   const rapidjson::Value* value = FindValue(object, key);
   return value != nullptr && value->IsArray() ? value : nullptr;
 }
@@ -340,8 +333,7 @@ absl::optional<bool> FindBool(const rapidjson::Value& object, const char* key) {
 
 // An integer that fits int32 (the proto's type); 1.0, "1" and 2^31 are
 // absent.
-absl::optional<int32_t> FindInt32(const rapidjson::Value& object,
-                                  const char* key) {
+absl::optional<int32_t> FindInt32(const rapidjson::Value& object, const char* key) {
   const rapidjson::Value* value = FindValue(object, key);
   if (value == nullptr || !value->IsInt()) return absl::nullopt;
   return value->GetInt();
@@ -357,8 +349,7 @@ void ForEachObject(const rapidjson::Value* array, Decode decode) {
   }
 }
 
-void CopyString(const rapidjson::Value& object, const char* key,
-                std::string* field) {
+void CopyString(const rapidjson::Value& object, const char* key, std::string* field) {
   if (absl::optional<absl::string_view> value = FindString(object, key)) {
     field->assign(value->data(), value->size());
   }
@@ -372,8 +363,8 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;
 // MX writes ISO 8601 with a time component, e.g. "2016-10-13T18:07:57.000Z";
 // RFC3339_full also takes no fraction and numeric offsets. Anything else
 // is nullopt, so the field stays unset rather than failing the answer.
-absl::optional<google::protobuf::Timestamp> FindTimestamp(
-    const rapidjson::Value& object, const char* key) {
+absl::optional<google::protobuf::Timestamp> FindTimestamp(const rapidjson::Value& object,
+                                                          const char* key) {
   const absl::optional<absl::string_view> text = FindString(object, key);
   if (!text.has_value()) return absl::nullopt;
   absl::Time time;
@@ -399,8 +390,7 @@ void CopyUseCases(const rapidjson::Value& object, Member& member) {
     if (!item.IsString()) continue;
     // An unknown use case is skipped: UNSPECIFIED would say nothing more.
     if (absl::optional<UseCase> use_case = FromMx(
-            kUseCaseNames,
-            absl::string_view(item.GetString(), item.GetStringLength()))) {
+            kUseCaseNames, absl::string_view(item.GetString(), item.GetStringLength()))) {
       member.add_use_cases(*use_case);
     }
   }
@@ -411,10 +401,8 @@ void CopyUseCases(const rapidjson::Value& object, Member& member) {
 template <typename Message>
 void CopyAggregationState(const rapidjson::Value& json, Message& message) {
   CopyString(json, kGuid, message.mutable_guid());
-  if (absl::optional<absl::string_view> text =
-          FindString(json, kConnectionStatus)) {
-    if (absl::optional<ConnectionStatus> status =
-            FromMx(kConnectionStatusNames, *text)) {
+  if (absl::optional<absl::string_view> text = FindString(json, kConnectionStatus)) {
+    if (absl::optional<ConnectionStatus> status = FromMx(kConnectionStatusNames, *text)) {
       message.set_connection_status(*status);
     } else {
       // A status newer than this mxgate: keep MX's word for the caller.
@@ -447,8 +435,7 @@ Member DecodeMember(const rapidjson::Value& json) {
   CopyString(json, kUserId, member.mutable_user_id());
   CopyString(json, kInstitutionGuid, member.mutable_institution_guid());
   CopyString(json, kName, member.mutable_name());
-  CopyString(json, kConnectionStatusMessage,
-             member.mutable_connection_status_message());
+  CopyString(json, kConnectionStatusMessage, member.mutable_connection_status_message());
   // v20111101's spec types it boolean; only a real `JOB-...` string counts.
   CopyString(json, kMostRecentJobGuid, member.mutable_most_recent_job_guid());
   CopyString(json, kOauthWindowUri, member.mutable_oauth_window_uri());
@@ -472,13 +459,11 @@ void CopyChallengeType(const rapidjson::Value& json, Challenge& challenge) {
     const absl::string_view text(type->GetString(), type->GetStringLength());
     challenge.set_type_raw(std::string(text));
     challenge.set_type(FromMx(kChallengeTypeNames, text)
-                           .value_or(::mx::platform::v1::
-                                         CHALLENGE_TYPE_UNSPECIFIED));
+                           .value_or(::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED));
   } else if (type->IsInt64()) {
     const int64_t index = type->GetInt64();
     challenge.set_type_raw(absl::StrCat(index));
-    if (index >= 0 &&
-        index < static_cast<int64_t>(std::size(kChallengeTypeNames))) {
+    if (index >= 0 && index < static_cast<int64_t>(std::size(kChallengeTypeNames))) {
       challenge.set_type(kChallengeTypeNames[index].value);
     }
   } else if (type->IsUint64()) {  // above int64's range: no known type
@@ -506,10 +491,9 @@ Challenge DecodeChallenge(const rapidjson::Value& json) {
   ForEachObject(FindArray(json, kOptions), [&](const rapidjson::Value& item) {
     *challenge.add_options() = DecodeChallengeOption(item);
   });
-  ForEachObject(FindArray(json, kImageOptions),
-                [&](const rapidjson::Value& item) {
-                  *challenge.add_image_options() = DecodeChallengeOption(item);
-                });
+  ForEachObject(FindArray(json, kImageOptions), [&](const rapidjson::Value& item) {
+    *challenge.add_image_options() = DecodeChallengeOption(item);
+  });
   return challenge;
 }
 
@@ -528,10 +512,9 @@ MemberStatus DecodeMemberStatus(const rapidjson::Value& json) {
   if (auto value = FindBool(json, kHasProcessedTransactions)) {
     status.set_has_processed_transactions(*value);
   }
-  ForEachObject(FindArray(json, kChallenges),
-                [&](const rapidjson::Value& item) {
-                  *status.add_challenges() = DecodeChallenge(item);
-                });
+  ForEachObject(FindArray(json, kChallenges), [&](const rapidjson::Value& item) {
+    *status.add_challenges() = DecodeChallenge(item);
+  });
   return status;
 }
 
@@ -566,8 +549,8 @@ Pagination DecodePagination(const rapidjson::Value& json) {
 // `body`'s `member` object, decoded: the envelope of both MemberResponseBody
 // and MemberStatusResponseBody.
 template <typename Decoded>
-absl::StatusOr<Decoded> DecodeMemberEnvelope(
-    absl::string_view body, Decoded (*decode)(const rapidjson::Value&)) {
+absl::StatusOr<Decoded> DecodeMemberEnvelope(absl::string_view body,
+                                             Decoded (*decode)(const rapidjson::Value&)) {
   absl::StatusOr<rapidjson::Document> document = ParseObject(body);
   if (!document.ok()) return document.status();
   const rapidjson::Value* member = FindObject(*document, kMember);
@@ -588,12 +571,10 @@ std::string EncodeCreateMemberBody(const CreateMemberRequest& request,
   if (version == MxApiVersion::kV20250224 && request.has_data_request()) {
     WriteKey(writer, kDataRequest);
     writer.StartObject();
-    WriteEnumArray(writer, kProducts, kProductNames,
-                   request.data_request().products());
+    WriteEnumArray(writer, kProducts, kProductNames, request.data_request().products());
     writer.EndObject();
   }
-  WriteNonEmptyString(writer, kClientRedirectUrl,
-                      request.client_redirect_url());
+  WriteNonEmptyString(writer, kClientRedirectUrl, request.client_redirect_url());
   WriteOptionalBool(writer, kEnableApp2app, request.has_enable_app2app(),
                     request.enable_app2app());
   WriteNonEmptyString(writer, kReferralSource,
@@ -608,8 +589,8 @@ absl::StatusOr<Member> DecodeMemberResponseBody(absl::string_view body) {
   return DecodeMemberEnvelope(body, &DecodeMember);
 }
 
-absl::StatusOr<ListInstitutionCredentialsResponse>
-DecodeCredentialsResponseBody(absl::string_view body) {
+absl::StatusOr<ListInstitutionCredentialsResponse> DecodeCredentialsResponseBody(
+    absl::string_view body) {
   absl::StatusOr<rapidjson::Document> document = ParseObject(body);
   if (!document.ok()) return document.status();
   const rapidjson::Value* credentials = FindArray(*document, kCredentials);
@@ -624,8 +605,7 @@ DecodeCredentialsResponseBody(absl::string_view body) {
   return response;
 }
 
-absl::StatusOr<MemberStatus> DecodeMemberStatusResponseBody(
-    absl::string_view body) {
+absl::StatusOr<MemberStatus> DecodeMemberStatusResponseBody(absl::string_view body) {
   return DecodeMemberEnvelope(body, &DecodeMemberStatus);
 }
 
@@ -654,8 +634,7 @@ absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body) {
   if (!document.ok()) return absl::nullopt;
   const rapidjson::Value* error = FindObject(*document, kError);
   if (error == nullptr) return absl::nullopt;
-  const absl::optional<absl::string_view> message =
-      FindString(*error, kErrorMessage);
+  const absl::optional<absl::string_view> message = FindString(*error, kErrorMessage);
   // An empty message says nothing; treating it as absent keeps
   // "MX answered HTTP 404: " out of error messages.
   if (!message.has_value() || message->empty()) return absl::nullopt;
@@ -670,13 +649,9 @@ absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body) {
   return std::string(kept);
 }
 
-absl::string_view ProductToMx(Product product) {
-  return ToMx(kProductNames, product);
-}
+absl::string_view ProductToMx(Product product) { return ToMx(kProductNames, product); }
 
-absl::string_view UseCaseToMx(UseCase use_case) {
-  return ToMx(kUseCaseNames, use_case);
-}
+absl::string_view UseCaseToMx(UseCase use_case) { return ToMx(kUseCaseNames, use_case); }
 
 absl::string_view ConnectionStatusToMx(ConnectionStatus status) {
   return ToMx(kConnectionStatusNames, status);

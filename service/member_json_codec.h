@@ -17,8 +17,7 @@
 namespace mxgate {
 
 // ErrorInfo reason when MX's success answer cannot be read.
-inline constexpr char kReasonUpstreamResponseMalformed[] =
-    "UPSTREAM_RESPONSE_MALFORMED";
+inline constexpr char kReasonUpstreamResponseMalformed[] = "UPSTREAM_RESPONSE_MALFORMED";
 
 // The JSON body of `POST /users/{user_identifier}/members`:
 // {"member": {...}, "data_request": {"products": [...]}, "client_redirect_url":
@@ -27,9 +26,8 @@ inline constexpr char kReasonUpstreamResponseMalformed[] =
 // request that passed ValidateCreateMemberRequest for `version`; fields the
 // version lacks are not written. Output-only Member fields are never
 // written. The result holds credential values: never log it.
-std::string EncodeCreateMemberBody(
-    const ::mx::platform::v1::CreateMemberRequest& request,
-    MxApiVersion version);
+std::string EncodeCreateMemberBody(const ::mx::platform::v1::CreateMemberRequest& request,
+                                   MxApiVersion version);
 
 // Decodes a `MemberResponseBody` ({"member": {...}}) leniently: nulls,
 // unknown keys and MX's known spec type bugs (e.g. `most_recent_job_guid`
@@ -80,11 +78,9 @@ absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body);
 // Empty for UNSPECIFIED and unknown values.
 absl::string_view ProductToMx(::mx::platform::v1::Product product);
 absl::string_view UseCaseToMx(::mx::platform::v1::UseCase use_case);
-absl::string_view ConnectionStatusToMx(
-    ::mx::platform::v1::ConnectionStatus status);
+absl::string_view ConnectionStatusToMx(::mx::platform::v1::ConnectionStatus status);
 // The reverse; UNSPECIFIED for an unknown string.
-::mx::platform::v1::ConnectionStatus ConnectionStatusFromMx(
-    absl::string_view value);
+::mx::platform::v1::ConnectionStatus ConnectionStatusFromMx(absl::string_view value);
 
 }  // namespace mxgate
 

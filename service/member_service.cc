@@ -42,11 +42,11 @@ absl::Status DrainingError() {
 // grpc-retry-pushback-ms, which gRPC clients' retry policies obey.
 absl::Status OverloadedError(grpc::CallbackServerContext& context, absl::string_view kind,
                              int limit, absl::Duration delay) {
-  absl::Status status = MakeError(
-      absl::StatusCode::kUnavailable,
-      absl::StrCat("mxgate has ", limit, " ", kind,
-                   " in flight, its limit: retry later or on another replica"),
-      kReasonOverloaded);
+  absl::Status status =
+      MakeError(absl::StatusCode::kUnavailable,
+                absl::StrCat("mxgate has ", limit, " ", kind,
+                             " in flight, its limit: retry later or on another replica"),
+                kReasonOverloaded);
   AttachRetryInfo(status, delay);
   context.AddTrailingMetadata("grpc-retry-pushback-ms",
                               absl::StrCat(absl::ToInt64Milliseconds(delay)));
@@ -320,9 +320,9 @@ class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
 // handler. `request` is only read before Relay returns.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Relay(
-    grpc::CallbackServerContext* context, const Request& request,
-    Response* response, MxClient& client, CallsInFlight& calls,
-    const MemberService::Options& options, absl::string_view method,
+    grpc::CallbackServerContext* context, const Request& request, Response* response,
+    MxClient& client, CallsInFlight& calls, const MemberService::Options& options,
+    absl::string_view method,
     absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
     MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
                                        const CallMetadata&,
@@ -342,10 +342,11 @@ grpc::ServerUnaryReactor* Relay(
       return Refuse(context, DrainingError(), log);
     case CallsInFlight::Admission::kOverloaded:
       delete reactor;
-      return Refuse(context,
-                    OverloadedError(*context, "unary calls", options.limits.max_unary_calls,
-                                    options.limits.retry_delay),
-                    log);
+      return Refuse(
+          context,
+          OverloadedError(*context, "unary calls", options.limits.max_unary_calls,
+                          options.limits.retry_delay),
+          log);
   }
   const absl::Time deadline = DeadlineOf(*context);
   reactor->Start([&](MxClient::Callback<Response> done) {
@@ -388,13 +389,12 @@ class RefusedWatch final
 // way: a poll of MX, an alarm before the next poll, or a write to the
 // caller; the stream finishes only when none is, so nothing can call back
 // into a deleted reactor. A cancel or a drain stops it early (Stop).
-class WatchReactor final
-    : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>,
-      public TrackedCall {
+class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>,
+                           public TrackedCall {
  public:
   WatchReactor(grpc::CallbackServerContext* context, MxClient& client,
                CallsInFlight& calls, PollLimiter& limiter, const WatchOptions& options,
-               v1::WatchMemberStatusRequest request, MxApiVersion version,
+               const v1::WatchMemberStatusRequest& request, MxApiVersion version,
                absl::Time deadline, CallLog log)
       : context_(context),
         client_(client),
@@ -404,8 +404,8 @@ class WatchReactor final
         version_(version),
         deadline_(deadline),
         started_(absl::Now()),
-        member_key_(absl::StrCat(request.user_identifier(), "/",
-                                 request.member_identifier())),
+        member_key_(
+            absl::StrCat(request.user_identifier(), "/", request.member_identifier())),
         log_(std::move(log)),
         interval_(options.initial_interval),
         poll_(client) {
@@ -430,7 +430,8 @@ class WatchReactor final
       absl::MutexLock lock(&mu_);
       last = message_.final();
     }
-    if (!ok) return End(grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away"));
+    if (!ok)
+      return End(grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away"));
     if (last) return End(grpc::Status::OK);
     WaitUntil(absl::Now() + interval_, /*reserved=*/false);
   }
@@ -469,12 +470,12 @@ class WatchReactor final
   // this slot. Two alarm objects alternate, so an alarm is only replaced
   // once its own callback has returned.
   void WaitUntil(absl::Time when, bool reserved) {
-    grpc::Status stop;
+    grpc::Status stopped;
     {
       absl::MutexLock lock(&mu_);
       if (stop_.has_value()) {
         step_ = Step::kWaiting;  // so End below is the only finisher
-        stop = *stop_;
+        stopped = *stop_;
       } else {
         step_ = Step::kWaiting;
         current_alarm_ = 1 - current_alarm_;
@@ -485,7 +486,7 @@ class WatchReactor final
         return;
       }
     }
-    End(stop);
+    End(stopped);
   }
 
   void OnAlarm(bool fired, bool reserved) {
@@ -545,8 +546,8 @@ class WatchReactor final
       message_.set_final(reason != v1::WATCH_END_REASON_UNSPECIFIED);
       message_.set_end_reason(reason);
       message_.mutable_elapsed()->set_seconds(absl::ToInt64Seconds(elapsed));
-      message_.mutable_elapsed()->set_nanos(static_cast<int32_t>(
-          absl::ToInt64Nanoseconds(elapsed % absl::Seconds(1))));
+      message_.mutable_elapsed()->set_nanos(
+          static_cast<int32_t>(absl::ToInt64Nanoseconds(elapsed % absl::Seconds(1))));
     }
     StartWrite(&message_);
   }
@@ -660,9 +661,9 @@ v1::WatchEndReason EndReasonFor(const v1::MemberStatus& status) {
   return v1::WATCH_END_REASON_END_STATE;
 }
 
-MemberService::MemberService(MxClient& client, Options options)
+MemberService::MemberService(MxClient& client, const Options& options)
     : client_(client),
-      options_(std::move(options)),
+      options_(options),
       poll_limiter_(options_.watch.limits),
       calls_(options_.limits) {}
 
@@ -678,48 +679,49 @@ grpc::ServerUnaryReactor* MemberService::CreateMember(
     with_payload.set_callback_payload(std::string(payload));
     request = &with_payload;  // Relay reads it before returning
   }
-  return Relay(context, *request, response, client_, calls_, options_, "CreateMember", &ValidateCreateMemberRequest,
-               &MxClient::CreateMember);
+  return Relay(context, *request, response, client_, calls_, options_, "CreateMember",
+               &ValidateCreateMemberRequest, &MxClient::CreateMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(
     grpc::CallbackServerContext* context,
     const v1::ListInstitutionCredentialsRequest* request,
     v1::ListInstitutionCredentialsResponse* response) {
-  return Relay(context, *request, response, client_, calls_, options_, "ListInstitutionCredentials",
-               &ValidateListInstitutionCredentialsRequest, &MxClient::ListInstitutionCredentials);
+  return Relay(context, *request, response, client_, calls_, options_,
+               "ListInstitutionCredentials", &ValidateListInstitutionCredentialsRequest,
+               &MxClient::ListInstitutionCredentials);
 }
 
-grpc::ServerUnaryReactor* MemberService::GetMember(
-    grpc::CallbackServerContext* context, const v1::GetMemberRequest* request,
-    v1::GetMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, options_, "GetMember", &ValidateGetMemberRequest, &MxClient::GetMember);
+grpc::ServerUnaryReactor* MemberService::GetMember(grpc::CallbackServerContext* context,
+                                                   const v1::GetMemberRequest* request,
+                                                   v1::GetMemberResponse* response) {
+  return Relay(context, *request, response, client_, calls_, options_, "GetMember",
+               &ValidateGetMemberRequest, &MxClient::GetMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::GetMemberStatus(
     grpc::CallbackServerContext* context, const v1::GetMemberStatusRequest* request,
     v1::GetMemberStatusResponse* response) {
-  return Relay(context, *request, response, client_, calls_, options_, "GetMemberStatus", &ValidateGetMemberStatusRequest,
-               &MxClient::GetMemberStatus);
+  return Relay(context, *request, response, client_, calls_, options_, "GetMemberStatus",
+               &ValidateGetMemberStatusRequest, &MxClient::GetMemberStatus);
 }
 
 grpc::ServerUnaryReactor* MemberService::ResumeMember(
     grpc::CallbackServerContext* context, const v1::ResumeMemberRequest* request,
     v1::ResumeMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, options_, "ResumeMember", &ValidateResumeMemberRequest,
-               &MxClient::ResumeMember);
+  return Relay(context, *request, response, client_, calls_, options_, "ResumeMember",
+               &ValidateResumeMemberRequest, &MxClient::ResumeMember);
 }
 
 grpc::ServerUnaryReactor* MemberService::DeleteMember(
     grpc::CallbackServerContext* context, const v1::DeleteMemberRequest* request,
     v1::DeleteMemberResponse* response) {
-  return Relay(context, *request, response, client_, calls_, options_, "DeleteMember", &ValidateDeleteMemberRequest,
-               &MxClient::DeleteMember);
+  return Relay(context, *request, response, client_, calls_, options_, "DeleteMember",
+               &ValidateDeleteMemberRequest, &MxClient::DeleteMember);
 }
 
-grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>*
-MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
-                                 const v1::WatchMemberStatusRequest* request) {
+grpc::ServerWriteReactor<v1::WatchMemberStatusResponse>* MemberService::WatchMemberStatus(
+    grpc::CallbackServerContext* context, const v1::WatchMemberStatusRequest* request) {
   CallLog log(options_.log, options_.metrics, kWatchMethod, ReadCallMetadata(*context),
               request->user_identifier());
   const auto refuse = [&log, context](const absl::Status& status) {
@@ -731,8 +733,9 @@ MemberService::WatchMemberStatus(grpc::CallbackServerContext* context,
   absl::StatusOr<MxApiVersion> version =
       ValidateWatchMemberStatusRequest(*request, options_.default_version);
   if (!version.ok()) return refuse(version.status());
-  auto* reactor = new WatchReactor(context, client_, calls_, poll_limiter_, options_.watch,
-                                   *request, *version, DeadlineOf(*context), log);
+  auto* reactor =
+      new WatchReactor(context, client_, calls_, poll_limiter_, options_.watch, *request,
+                       *version, DeadlineOf(*context), log);
   switch (calls_.Add(reactor, CallsInFlight::Kind::kWatch)) {
     case CallsInFlight::Admission::kAdmitted:
       break;

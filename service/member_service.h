@@ -103,8 +103,7 @@ class CallsInFlight {
 
 }  // namespace internal
 
-class MemberService final
-    : public ::mx::platform::v1::MemberService::CallbackService {
+class MemberService final : public ::mx::platform::v1::MemberService::CallbackService {
  public:
   struct Options {
     // Used when a request names no `accept_version`.
@@ -118,7 +117,7 @@ class MemberService final
   };
 
   // `client` must outlive the service.
-  MemberService(MxClient& client, Options options);
+  MemberService(MxClient& client, const Options& options);
 
   // Each unary RPC refuses invalid input with INVALID_ARGUMENT before MX
   // is called, otherwise relays MX's answer (see member_service.proto). A
@@ -155,9 +154,8 @@ class MemberService final
       ::mx::platform::v1::DeleteMemberResponse* response) override;
 
   grpc::ServerWriteReactor<::mx::platform::v1::WatchMemberStatusResponse>*
-  WatchMemberStatus(
-      grpc::CallbackServerContext* context,
-      const ::mx::platform::v1::WatchMemberStatusRequest* request) override;
+  WatchMemberStatus(grpc::CallbackServerContext* context,
+                    const ::mx::platform::v1::WatchMemberStatusRequest* request) override;
 
   // Drain, step by step (MxgateServer::Drain runs them in this order).
   //

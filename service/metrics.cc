@@ -149,8 +149,8 @@ void Metrics::RecordUpstreamAnswer(absl::string_view operation, int http_status,
   prometheus::Histogram* histogram;
   {
     absl::MutexLock lock(&mu_);
-    auto [count, added] = answers_.try_emplace(
-        std::make_pair(operation, http_status), nullptr);
+    auto [count, added] =
+        answers_.try_emplace(std::make_pair(operation, http_status), nullptr);
     if (added) {
       count->second = &upstream_responses_.Add(
           {{"operation", std::string(operation)}, {"status", absl::StrCat(http_status)}});
@@ -162,8 +162,8 @@ void Metrics::RecordUpstreamAnswer(absl::string_view operation, int http_status,
   histogram->Observe(absl::ToDoubleSeconds(elapsed));
 }
 
-void Metrics::RecordUpstreamFailure(absl::string_view operation,
-                                    absl::string_view reason, absl::Duration elapsed) {
+void Metrics::RecordUpstreamFailure(absl::string_view operation, absl::string_view reason,
+                                    absl::Duration elapsed) {
   prometheus::Counter* counter;
   prometheus::Histogram* histogram;
   {
@@ -184,8 +184,8 @@ void Metrics::RecordUpstreamFailure(absl::string_view operation,
 prometheus::Histogram* Metrics::UpstreamHistogram(absl::string_view operation) {
   auto [time, added] = upstream_histograms_.try_emplace(operation, nullptr);
   if (added) {
-    time->second = &upstream_seconds_.Add({{"operation", std::string(operation)}},
-                                          LatencyBuckets());
+    time->second =
+        &upstream_seconds_.Add({{"operation", std::string(operation)}}, LatencyBuckets());
   }
   return time->second;
 }
@@ -242,8 +242,8 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
     // civetweb throws when it cannot listen.
     exposer = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
   } catch (const std::exception&) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", address, " (address in use or invalid)"));
+    return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", address,
+                                               " (address in use or invalid)"));
   }
   exposer->RegisterCollectable(metrics.registry());
   exposer->RegisterCollectable(metrics.sources());
@@ -262,7 +262,8 @@ absl::StatusOr<std::unique_ptr<MetricsEndpoint>> MetricsEndpoint::Start(
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), std::to_string(ports.front()).c_str(), &hints, &found) != 0 ||
+  if (getaddrinfo(host.c_str(), std::to_string(ports.front()).c_str(), &hints, &found) !=
+          0 ||
       found == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot resolve ", host));
   }

@@ -52,8 +52,8 @@ class Metrics {
 
   // A finished RPC of mx.platform.v1.MemberService. `method` is a literal
   // such as "CreateMember". Thread-safe, as is every method here.
-  void RecordRpc(absl::string_view method, bool server_stream,
-                 absl::StatusCode code, absl::Duration elapsed);
+  void RecordRpc(absl::string_view method, bool server_stream, absl::StatusCode code,
+                 absl::Duration elapsed);
 
   // An upstream request that got an HTTP answer of `http_status`.
   // `operation` is a literal, as `method` above.
@@ -93,8 +93,8 @@ class Metrics {
   // Series already added, so that the hot path builds no label map.
   mutable absl::Mutex mu_;
   // Keyed by the literals callers pass (no string is built per call).
-  absl::flat_hash_map<std::pair<absl::string_view, int>, prometheus::Counter*> rpc_counters_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::pair<absl::string_view, int>, prometheus::Counter*>
+      rpc_counters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<absl::string_view, prometheus::Histogram*> rpc_histograms_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::pair<absl::string_view, int>, prometheus::Counter*> answers_

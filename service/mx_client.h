@@ -45,10 +45,10 @@ class MxClient {
   // latest (and sooner when the client's own timeout is shorter).
   // `metadata` goes to MX as X-Request-Id, traceparent and tracestate
   // headers. `request` and `metadata` are read before the call returns.
-  virtual CallId CreateMember(
-      const ::mx::platform::v1::CreateMemberRequest& request,
-      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
-      CreateMemberCallback done) = 0;
+  virtual CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
+                              MxApiVersion version, absl::Time deadline,
+                              const CallMetadata& metadata,
+                              CreateMemberCallback done) = 0;
 
   // The other member calls, each with the same contract as CreateMember,
   // for a request that passed its Validate* function:
@@ -64,18 +64,18 @@ class MxClient {
                            Callback<::mx::platform::v1::GetMemberResponse> done) = 0;
   // GET /users/{user_identifier}/members/{member_identifier}/status
   virtual CallId GetMemberStatus(
-      const ::mx::platform::v1::GetMemberStatusRequest& request,
-      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
+      const ::mx::platform::v1::GetMemberStatusRequest& request, MxApiVersion version,
+      absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::GetMemberStatusResponse> done) = 0;
   // PUT /users/{user_identifier}/members/{member_identifier}/resume
   virtual CallId ResumeMember(
-      const ::mx::platform::v1::ResumeMemberRequest& request,
-      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
+      const ::mx::platform::v1::ResumeMemberRequest& request, MxApiVersion version,
+      absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::ResumeMemberResponse> done) = 0;
   // DELETE /users/{user_identifier}/members/{member_identifier}
   virtual CallId DeleteMember(
-      const ::mx::platform::v1::DeleteMemberRequest& request,
-      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
+      const ::mx::platform::v1::DeleteMemberRequest& request, MxApiVersion version,
+      absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::DeleteMemberResponse> done) = 0;
 
   // Aborts a call still in flight; its `done` then runs with CANCELLED.
@@ -98,13 +98,12 @@ class RestMxClient final : public MxClient {
   // when given: each request's answer or failure and its time are recorded
   // in `metrics`; `breaker` may refuse a request before it is sent (then
   // `done` runs before the call returns) and learns each outcome.
-  RestMxClient(Options options, HttpTransport& transport,
-               Metrics* metrics = nullptr, CircuitBreaker* breaker = nullptr);
+  RestMxClient(Options options, HttpTransport& transport, Metrics* metrics = nullptr,
+               CircuitBreaker* breaker = nullptr);
 
   CallId CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
-                      const CallMetadata& metadata,
-                      CreateMemberCallback done) override;
+                      const CallMetadata& metadata, CreateMemberCallback done) override;
   CallId ListInstitutionCredentials(
       const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
       MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
@@ -114,8 +113,8 @@ class RestMxClient final : public MxClient {
                    const CallMetadata& metadata,
                    Callback<::mx::platform::v1::GetMemberResponse> done) override;
   CallId GetMemberStatus(
-      const ::mx::platform::v1::GetMemberStatusRequest& request,
-      MxApiVersion version, absl::Time deadline, const CallMetadata& metadata,
+      const ::mx::platform::v1::GetMemberStatusRequest& request, MxApiVersion version,
+      absl::Time deadline, const CallMetadata& metadata,
       Callback<::mx::platform::v1::GetMemberStatusResponse> done) override;
   CallId ResumeMember(const ::mx::platform::v1::ResumeMemberRequest& request,
                       MxApiVersion version, absl::Time deadline,
@@ -130,17 +129,15 @@ class RestMxClient final : public MxClient {
   // The full request CreateMember sends; exposed for tests. The result
   // holds the Authorization header and credential values: never log it.
   HttpRequest BuildCreateMemberRequest(
-      const ::mx::platform::v1::CreateMemberRequest& request,
-      MxApiVersion version, absl::Time deadline,
-      const CallMetadata& metadata) const;
+      const ::mx::platform::v1::CreateMemberRequest& request, MxApiVersion version,
+      absl::Time deadline, const CallMetadata& metadata) const;
 
  private:
   // The request every call sends: `path` (already encoded) under the base
   // URL, MX's version and auth headers, and a JSON body when not empty.
   HttpRequest BuildRequest(absl::string_view method, absl::string_view path,
                            MxApiVersion version, absl::Time deadline,
-                           const CallMetadata& metadata,
-                           std::string body) const;
+                           const CallMetadata& metadata, std::string body) const;
 
   // A 409 on a create with a request_id: reads the member back by its id,
   // and answers with it when it is this request's (same institution), else

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "absl/base/call_once.h"
-#include "absl/random/random.h"
 #include "absl/random/distributions.h"
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -156,8 +156,7 @@ class CurlTransport::Loop {
   std::atomic<int64_t> connections_opened{0};
   std::atomic<int64_t> retries{0};
 
-  explicit Loop(Options options)
-      : options_(std::move(options)), budget_(options_.retry) {
+  explicit Loop(Options options) : options_(std::move(options)), budget_(options_.retry) {
     absl::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -167,7 +166,8 @@ class CurlTransport::Loop {
     epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event);
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_idle_connections);
-    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+    curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      options_.max_host_connections);
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, OnSocket);
     curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, OnTimer);
@@ -219,7 +219,8 @@ class CurlTransport::Loop {
  private:
   static curl_socket_t OnOpenSocket(void* user, curlsocktype /*purpose*/,
                                     curl_sockaddr* address) {
-    const curl_socket_t fd = socket(address->family, address->socktype, address->protocol);
+    const curl_socket_t fd =
+        socket(address->family, address->socktype, address->protocol);
     if (fd != CURL_SOCKET_BAD) {
       auto* loop = static_cast<Loop*>(user);
       loop->open_connections.fetch_add(1, std::memory_order_relaxed);
@@ -245,7 +246,8 @@ class CurlTransport::Loop {
       return 0;
     }
     epoll_event event{};
-    event.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+    event.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0u) |
+                   ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0u);
     event.data.fd = fd;
     // curl does not say whether it has told us of this socket before.
     if (epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event) != 0 && errno == ENOENT) {
@@ -292,10 +294,10 @@ class CurlTransport::Loop {
       for (TransferId id : cancelled) {
         std::unique_ptr<Transfer> transfer = TakeRunningOrDelayed(id);
         if (transfer == nullptr) continue;  // already finished
-        Complete(std::move(transfer),
-                 MakeError(absl::StatusCode::kCancelled,
-                           "the call was cancelled before MX answered",
-                           kReasonCancelled));
+        Complete(
+            std::move(transfer),
+            MakeError(absl::StatusCode::kCancelled,
+                      "the call was cancelled before MX answered", kReasonCancelled));
       }
       if (stopping) break;
       StartDueTransfers();
@@ -324,9 +326,9 @@ class CurlTransport::Loop {
           continue;
         }
         const uint32_t got = events[i].events;
-        const int mask = (got & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                         (got & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                         (got & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        const int mask = ((got & EPOLLIN) != 0 ? CURL_CSELECT_IN : 0) |
+                         ((got & EPOLLOUT) != 0 ? CURL_CSELECT_OUT : 0) |
+                         ((got & (EPOLLERR | EPOLLHUP)) != 0 ? CURL_CSELECT_ERR : 0);
         int running = 0;
         curl_multi_socket_action(multi_, fd, mask, &running);
       }
@@ -338,8 +340,8 @@ class CurlTransport::Loop {
     for (auto* transfers : {&running_, &delayed_}) {
       for (auto& [id, transfer] : *transfers) {
         Complete(std::move(transfer),
-                 MakeError(absl::StatusCode::kCancelled,
-                           "mxgate is shutting down", kReasonCancelled));
+                 MakeError(absl::StatusCode::kCancelled, "mxgate is shutting down",
+                           kReasonCancelled));
       }
       transfers->clear();
     }
@@ -351,8 +353,8 @@ class CurlTransport::Loop {
       never_started.swap(incoming_);
     }
     for (auto& transfer : never_started) {
-      transfer->done(MakeError(absl::StatusCode::kCancelled,
-                               "mxgate is shutting down", kReasonCancelled));
+      transfer->done(MakeError(absl::StatusCode::kCancelled, "mxgate is shutting down",
+                               kReasonCancelled));
     }
   }
 
@@ -412,8 +414,8 @@ class CurlTransport::Loop {
       curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
     for (const auto& [name, value] : request.headers) {
-      transfer->header_list = curl_slist_append(
-          transfer->header_list, absl::StrCat(name, ": ", value).c_str());
+      transfer->header_list = curl_slist_append(transfer->header_list,
+                                                absl::StrCat(name, ": ", value).c_str());
     }
     // No `Expect: 100-continue` round trip for larger bodies: MX answers
     // the request as a whole anyway, and the pause costs a full RTT.
@@ -441,20 +443,19 @@ class CurlTransport::Loop {
     }
     // The curl message can name the host and port, never the request's
     // path, headers or body.
-    std::string detail = transfer->error_buffer[0] != '\0'
-                             ? transfer->error_buffer
-                             : curl_easy_strerror(result);
+    std::string detail = transfer->error_buffer[0] != '\0' ? transfer->error_buffer
+                                                           : curl_easy_strerror(result);
     if (transfer->resend_refused) detail = "it closed before MX answered";
     absl::Status status;
     bool may_retry = false;
     if (transfer->too_large) {
-      status = MakeError(absl::StatusCode::kResourceExhausted,
-                         transfer->header_bytes > kMaxHeaderBytes
-                             ? absl::StrCat("MX's answer headers exceeded ",
-                                            kMaxHeaderBytes, " bytes")
-                             : absl::StrCat("MX's answer exceeded ",
-                                            transfer->max_response_bytes, " bytes"),
-                         kReasonUpstreamResponseTooLarge);
+      status = MakeError(
+          absl::StatusCode::kResourceExhausted,
+          transfer->header_bytes > kMaxHeaderBytes
+              ? absl::StrCat("MX's answer headers exceeded ", kMaxHeaderBytes, " bytes")
+              : absl::StrCat("MX's answer exceeded ", transfer->max_response_bytes,
+                             " bytes"),
+          kReasonUpstreamResponseTooLarge);
     } else if (result == CURLE_OPERATION_TIMEDOUT &&
                (RequestLeft(transfer->easy) ||
                 absl::Now() >= transfer->request.deadline)) {
@@ -478,12 +479,11 @@ class CurlTransport::Loop {
                          kReasonUpstreamUnreachable);
       may_retry = true;
     } else {
-      status = MakeError(
-          absl::StatusCode::kUnknown,
-          absl::StrCat("the connection to MX failed after the request was "
-                       "sent, so MX may have acted on it: ",
-                       detail),
-          kReasonUpstreamOutcomeUnknown);
+      status = MakeError(absl::StatusCode::kUnknown,
+                         absl::StrCat("the connection to MX failed after the request was "
+                                      "sent, so MX may have acted on it: ",
+                                      detail),
+                         kReasonUpstreamOutcomeUnknown);
       may_retry = transfer->request.idempotent;
     }
     if (may_retry && Retry(transfer)) return;
@@ -498,10 +498,11 @@ class CurlTransport::Loop {
     if (transfer->retries + 1 >= retry.max_attempts) return false;
     const absl::Time now = absl::Now();
     // Full jitter: uniform in [0, min(max, initial * 2^retries)].
-    const absl::Duration cap = std::min(
-        retry.max_backoff, retry.initial_backoff * (int64_t{1} << std::min(transfer->retries, 20)));
-    const absl::Duration backoff =
-        absl::Nanoseconds(absl::Uniform<int64_t>(random_, 0, absl::ToInt64Nanoseconds(cap) + 1));
+    const absl::Duration cap =
+        std::min(retry.max_backoff,
+                 retry.initial_backoff * (int64_t{1} << std::min(transfer->retries, 20)));
+    const absl::Duration backoff = absl::Nanoseconds(
+        absl::Uniform<int64_t>(random_, 0, absl::ToInt64Nanoseconds(cap) + 1));
     if (now + backoff >= transfer->request.deadline) return false;
     if (!budget_.TryWithdraw(now)) return false;
     curl_multi_remove_handle(multi_, transfer->easy);
@@ -539,11 +540,13 @@ class CurlTransport::Loop {
   // Up to 1 s, and no later than curl's timer or the next delayed start.
   int PollTimeoutMs() const {
     absl::Time wake_at = curl_timer_;
-    if (!delayed_by_time_.empty()) wake_at = std::min(wake_at, delayed_by_time_.begin()->first);
+    if (!delayed_by_time_.empty())
+      wake_at = std::min(wake_at, delayed_by_time_.begin()->first);
     if (wake_at == absl::InfiniteFuture()) return 1000;
-    return static_cast<int>(std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(absl::Ceil(wake_at - absl::Now(), absl::Milliseconds(1))), 0,
-        1000));
+    return static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(
+                                absl::Ceil(wake_at - absl::Now(), absl::Milliseconds(1))),
+                            0, 1000));
   }
 
   // Removes the transfer from running_ or delayed_; null when in neither.
@@ -565,8 +568,7 @@ class CurlTransport::Loop {
   }
 
   // Releases the transfer's curl resources and runs its callback.
-  void Complete(std::unique_ptr<Transfer> transfer,
-                absl::StatusOr<HttpResponse> result) {
+  void Complete(std::unique_ptr<Transfer> transfer, absl::StatusOr<HttpResponse> result) {
     if (transfer->easy != nullptr) {
       curl_multi_remove_handle(multi_, transfer->easy);
       ReturnEasy(transfer->easy);
@@ -588,8 +590,9 @@ class CurlTransport::Loop {
       return easy;
     }
     CURL* easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+    curl_easy_setopt(
+        easy, CURLOPT_CONNECTTIMEOUT_MS,
+        static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -606,6 +609,7 @@ class CurlTransport::Loop {
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, OnBody);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, OnPrerequest);
+    // cppcheck-suppress leakNoVarFunctionCall ; a function pointer, not an allocation
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, this);
     curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, OnCloseSocket);

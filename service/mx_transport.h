@@ -25,10 +25,8 @@ namespace mxgate {
 // ErrorInfo reasons of transport failures.
 inline constexpr char kReasonUpstreamTimeout[] = "UPSTREAM_TIMEOUT";
 inline constexpr char kReasonUpstreamUnreachable[] = "UPSTREAM_UNREACHABLE";
-inline constexpr char kReasonUpstreamOutcomeUnknown[] =
-    "UPSTREAM_OUTCOME_UNKNOWN";
-inline constexpr char kReasonUpstreamResponseTooLarge[] =
-    "UPSTREAM_RESPONSE_TOO_LARGE";
+inline constexpr char kReasonUpstreamOutcomeUnknown[] = "UPSTREAM_OUTCOME_UNKNOWN";
+inline constexpr char kReasonUpstreamResponseTooLarge[] = "UPSTREAM_RESPONSE_TOO_LARGE";
 inline constexpr char kReasonCancelled[] = "CANCELLED";
 
 // Sends HTTP requests; the interface lets tests stand in for the network.
@@ -64,8 +62,8 @@ class HttpTransport {
 // When and how often the transport sends a failed request again on its
 // own. Only safe failures qualify: nothing reached MX (UPSTREAM_UNREACHABLE,
 // short of certificate or URL errors), or the request is a read (GET) or
-// marked idempotent (HttpRequest::idempotent) and its outcome is unknown. Each retry waits a
-// jittered exponential backoff, never past the request's deadline.
+// marked idempotent (HttpRequest::idempotent) and its outcome is unknown. Each retry
+// waits a jittered exponential backoff, never past the request's deadline.
 struct RetryOptions {
   int max_attempts = 3;  // the first send included; 1 disables retries
   absl::Duration initial_backoff = absl::Milliseconds(25);

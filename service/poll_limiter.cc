@@ -13,9 +13,8 @@ absl::Time PollLimiter::Reserve(absl::string_view member, absl::Time now) {
   // Forget members not polled for a while, so the map holds only watched
   // members (a sweep at most once per minute keeps this cheap).
   if (now - last_sweep_ > absl::Minutes(1)) {
-    absl::erase_if(next_by_member_, [&](const auto& entry) {
-      return entry.second < now;
-    });
+    absl::erase_if(next_by_member_,
+                   [&](const auto& entry) { return entry.second < now; });
     last_sweep_ = now;
   }
   absl::Time& next_member = next_by_member_[member];  // InfinitePast if new

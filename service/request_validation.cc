@@ -76,8 +76,8 @@ MxApiVersion CheckAcceptVersion(absl::string_view accept_version,
   if (parsed.has_value()) return *parsed;
   violations.push_back(
       {"accept_version",
-       absl::StrCat("must be ", MxApiVersionName(MxApiVersion::kV20250224),
-                    " or ", MxApiVersionName(MxApiVersion::kV20111101),
+       absl::StrCat("must be ", MxApiVersionName(MxApiVersion::kV20250224), " or ",
+                    MxApiVersionName(MxApiVersion::kV20111101),
                     ", or empty for the server default")});
   return server_default;
 }
@@ -86,8 +86,7 @@ MxApiVersion CheckAcceptVersion(absl::string_view accept_version,
 // says what it should be, e.g. "a challenge guid". Returns whether it is
 // well-formed. The guid goes into the JSON body, so only control characters
 // are refused.
-bool CheckGuid(absl::string_view guid, const std::string& path,
-               absl::string_view kind,
+bool CheckGuid(absl::string_view guid, const std::string& path, absl::string_view kind,
                std::vector<FieldViolation>& violations) {
   if (guid.empty()) {
     violations.push_back({path, "required"});
@@ -110,13 +109,13 @@ absl::StatusOr<MxApiVersion> VersionOrRefusal(
   if (violations.empty()) return version;
 
   std::string message =
-      absl::StrCat("invalid ", request.GetDescriptor()->name(), ": ",
-                   violations[0].field, ": ", violations[0].description);
+      absl::StrCat("invalid ", request.GetDescriptor()->name(), ": ", violations[0].field,
+                   ": ", violations[0].description);
   if (violations.size() > 1) {
     absl::StrAppend(&message, " (and ", violations.size() - 1, " more)");
   }
-  absl::Status status = MakeError(absl::StatusCode::kInvalidArgument, message,
-                                  kReasonInvalidRequest);
+  absl::Status status =
+      MakeError(absl::StatusCode::kInvalidArgument, message, kReasonInvalidRequest);
   AttachBadRequest(status, violations);
   return status;
 }
@@ -125,38 +124,31 @@ absl::StatusOr<MxApiVersion> VersionOrRefusal(
 // `/users/{user_identifier}/members/{member_identifier}` and the version.
 // Returns the version to call.
 template <typename Request>
-MxApiVersion CheckMemberAddress(const Request& request,
-                                MxApiVersion server_default,
+MxApiVersion CheckMemberAddress(const Request& request, MxApiVersion server_default,
                                 std::vector<FieldViolation>& violations) {
   CheckPathSegment("user_identifier", request.user_identifier(), violations);
-  CheckPathSegment("member_identifier", request.member_identifier(),
-                   violations);
-  return CheckAcceptVersion(request.accept_version(), server_default,
-                            violations);
+  CheckPathSegment("member_identifier", request.member_identifier(), violations);
+  return CheckAcceptVersion(request.accept_version(), server_default, violations);
 }
 
 // Get, GetStatus, Delete and Watch: a member's address and nothing else.
 template <typename Request>
-absl::StatusOr<MxApiVersion> ValidateMemberAddressedRequest(
-    const Request& request, MxApiVersion server_default) {
+absl::StatusOr<MxApiVersion> ValidateMemberAddressedRequest(const Request& request,
+                                                            MxApiVersion server_default) {
   std::vector<FieldViolation> violations;
-  const MxApiVersion version =
-      CheckMemberAddress(request, server_default, violations);
+  const MxApiVersion version = CheckMemberAddress(request, server_default, violations);
   return VersionOrRefusal(request, version, violations);
 }
 
-bool IsBase64Character(char c) {
-  return absl::ascii_isalnum(c) || c == '+' || c == '/';
-}
+bool IsBase64Character(char c) { return absl::ascii_isalnum(c) || c == '+' || c == '/'; }
 
 // RFC 4648 section 4 with padding. The payload becomes a header value, so
 // anything outside the alphabet (CR, LF, ...) could inject headers.
 bool IsPaddedBase64(absl::string_view text) {
   if (text.size() % 4 != 0) return false;
   const size_t last_data = text.find_last_not_of('=');
-  const size_t padding = last_data == absl::string_view::npos
-                             ? text.size()
-                             : text.size() - last_data - 1;
+  const size_t padding =
+      last_data == absl::string_view::npos ? text.size() : text.size() - last_data - 1;
   if (padding > 2) return false;
   return std::all_of(text.begin(), text.end() - padding, IsBase64Character);
 }
@@ -170,22 +162,20 @@ std::string Indexed(absl::string_view field, int index) {
 // so the wire can carry any number; `is_valid` is the generated `Xxx_IsValid`.
 void CheckEnumList(const google::protobuf::RepeatedField<int>& values,
                    absl::string_view field, absl::string_view expected,
-                   bool (*is_valid)(int),
-                   std::vector<FieldViolation>& violations) {
+                   bool (*is_valid)(int), std::vector<FieldViolation>& violations) {
   for (int i = 0; i < values.size(); ++i) {
     const int value = values[i];
     if (value == 0 || !is_valid(value)) {
       violations.push_back(
-          {Indexed(field, i),
-           absl::StrCat("must be ", expected, "; got ", value)});
+          {Indexed(field, i), absl::StrCat("must be ", expected, "; got ", value)});
       continue;
     }
-    const auto earlier =
-        std::find(values.begin(), values.begin() + i, value) - values.begin();
+    const int earlier = static_cast<int>(
+        std::find(values.begin(), values.begin() + i, value) - values.begin());
     if (earlier < i) {
-      violations.push_back({Indexed(field, i),
-                            absl::StrCat("duplicates ", Indexed(field, earlier),
-                                         "; list each value once")});
+      violations.push_back(
+          {Indexed(field, i), absl::StrCat("duplicates ", Indexed(field, earlier),
+                                           "; list each value once")});
     }
   }
 }
@@ -198,12 +188,11 @@ void CheckMember(const Member& member, MxApiVersion version,
 
   // Unset `is_oauth` means MX's default, false.
   if (member.is_oauth() && !member.credentials().empty()) {
-    violations.push_back({"member.credentials",
-                          "must be empty for an OAuth member (is_oauth true)"});
-  } else if (!member.is_oauth() && member.credentials().empty()) {
     violations.push_back(
-        {"member.credentials",
-         "at least one credential required for a non-OAuth member"});
+        {"member.credentials", "must be empty for an OAuth member (is_oauth true)"});
+  } else if (!member.is_oauth() && member.credentials().empty()) {
+    violations.push_back({"member.credentials",
+                          "at least one credential required for a non-OAuth member"});
   }
   // Descriptions never echo `value`: it is a password or a username.
   for (int i = 0; i < member.credentials_size(); ++i) {
@@ -219,10 +208,9 @@ void CheckMember(const Member& member, MxApiVersion version,
   // Refused, not dropped: dropping it would start the aggregation the
   // caller asked to skip.
   if (member.has_skip_aggregation() && version == MxApiVersion::kV20250224) {
-    violations.push_back(
-        {"member.skip_aggregation",
-         absl::StrCat("not available in ", MxApiVersionName(version),
-                      "; choose products with data_request instead")});
+    violations.push_back({"member.skip_aggregation",
+                          absl::StrCat("not available in ", MxApiVersionName(version),
+                                       "; choose products with data_request instead")});
   }
 
   CheckEnumList(member.use_cases(), "member.use_cases",
@@ -237,8 +225,7 @@ void CheckDataRequest(const CreateMemberRequest& request, MxApiVersion version,
     violations.push_back(
         {"data_request",
          absl::StrCat("not available in ", MxApiVersionName(version), "; use ",
-                      MxApiVersionName(MxApiVersion::kV20250224),
-                      " or leave it unset")});
+                      MxApiVersionName(MxApiVersion::kV20250224), " or leave it unset")});
     return;
   }
   const auto& products = request.data_request().products();
@@ -267,7 +254,8 @@ void CheckRequestId(const CreateMemberRequest& request, MxApiVersion version,
                                                      " letters, digits, '-' or '_' (a "
                                                      "UUID is recommended)")});
   } else if (absl::StartsWith(id, "MBR-")) {
-    violations.push_back({"request_id", "must not start with MBR- (MX's member guids do)"});
+    violations.push_back(
+        {"request_id", "must not start with MBR- (MX's member guids do)"});
   } else if (version != MxApiVersion::kV20250224) {
     violations.push_back(
         {"request_id",
@@ -294,12 +282,10 @@ absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
   if (payload.size() > kMaxCallbackPayloadSize) {
     violations.push_back(
         {"callback_payload",
-         absl::StrCat("must be at most ", kMaxCallbackPayloadSize,
-                      " characters")});
+         absl::StrCat("must be at most ", kMaxCallbackPayloadSize, " characters")});
   } else if (!payload.empty() && !IsPaddedBase64(payload)) {
-    violations.push_back(
-        {"callback_payload",
-         "must be standard base64 with padding (RFC 4648 section 4)"});
+    violations.push_back({"callback_payload",
+                          "must be standard base64 with padding (RFC 4648 section 4)"});
   }
 
   if (request.has_member()) {
@@ -324,27 +310,24 @@ absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
 }
 
 absl::StatusOr<MxApiVersion> ValidateListInstitutionCredentialsRequest(
-    const ListInstitutionCredentialsRequest& request,
-    MxApiVersion server_default) {
+    const ListInstitutionCredentialsRequest& request, MxApiVersion server_default) {
   std::vector<FieldViolation> violations;
   CheckPathSegment("institution_code", request.institution_code(), violations);
   if (request.page() < 0) {
-    violations.push_back(
-        {"page", "must be 1 or more, or 0 for MX's default (1)"});
+    violations.push_back({"page", "must be 1 or more, or 0 for MX's default (1)"});
   }
-  if (request.records_per_page() < 0 ||
-      request.records_per_page() > kMaxRecordsPerPage) {
-    violations.push_back({"records_per_page",
-                          absl::StrCat("must be from 1 to ", kMaxRecordsPerPage,
-                                       ", or 0 for MX's default (25)")});
+  if (request.records_per_page() < 0 || request.records_per_page() > kMaxRecordsPerPage) {
+    violations.push_back(
+        {"records_per_page", absl::StrCat("must be from 1 to ", kMaxRecordsPerPage,
+                                          ", or 0 for MX's default (25)")});
   }
   const MxApiVersion version =
       CheckAcceptVersion(request.accept_version(), server_default, violations);
   return VersionOrRefusal(request, version, violations);
 }
 
-absl::StatusOr<MxApiVersion> ValidateGetMemberRequest(
-    const GetMemberRequest& request, MxApiVersion server_default) {
+absl::StatusOr<MxApiVersion> ValidateGetMemberRequest(const GetMemberRequest& request,
+                                                      MxApiVersion server_default) {
   return ValidateMemberAddressedRequest(request, server_default);
 }
 
@@ -356,8 +339,7 @@ absl::StatusOr<MxApiVersion> ValidateGetMemberStatusRequest(
 absl::StatusOr<MxApiVersion> ValidateResumeMemberRequest(
     const ResumeMemberRequest& request, MxApiVersion server_default) {
   std::vector<FieldViolation> violations;
-  const MxApiVersion version =
-      CheckMemberAddress(request, server_default, violations);
+  const MxApiVersion version = CheckMemberAddress(request, server_default, violations);
 
   const auto& answers = request.challenges();
   if (answers.empty()) {
@@ -368,19 +350,17 @@ absl::StatusOr<MxApiVersion> ValidateResumeMemberRequest(
   for (int i = 0; i < answers.size(); ++i) {
     const std::string path = Indexed("challenges", i);
     const ChallengeAnswer& answer = answers[i];
-    if (CheckGuid(answer.guid(), path + ".guid", "a challenge guid",
-                  violations)) {
-      const auto earlier =
-          std::find_if(answers.begin(), answers.begin() + i,
-                       [&answer](const ChallengeAnswer& other) {
-                         return other.guid() == answer.guid();
-                       }) -
-          answers.begin();
+    if (CheckGuid(answer.guid(), path + ".guid", "a challenge guid", violations)) {
+      const int earlier =
+          static_cast<int>(std::find_if(answers.begin(), answers.begin() + i,
+                                        [&answer](const ChallengeAnswer& other) {
+                                          return other.guid() == answer.guid();
+                                        }) -
+                           answers.begin());
       if (earlier < i) {
         violations.push_back(
-            {path + ".guid",
-             absl::StrCat("duplicates ", Indexed("challenges", earlier),
-                          ".guid; answer each challenge once")});
+            {path + ".guid", absl::StrCat("duplicates ", Indexed("challenges", earlier),
+                                          ".guid; answer each challenge once")});
       }
     }
     if (answer.value().empty()) {

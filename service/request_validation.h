@@ -23,8 +23,7 @@ inline constexpr char kReasonInvalidRequest[] = "INVALID_REQUEST";
 // follow AIP-193 from the request root, e.g. `member.credentials[1].guid`.
 // Never echoes a credential value in a description.
 absl::StatusOr<MxApiVersion> ValidateCreateMemberRequest(
-    const ::mx::platform::v1::CreateMemberRequest& request,
-    MxApiVersion server_default);
+    const ::mx::platform::v1::CreateMemberRequest& request, MxApiVersion server_default);
 
 // The other requests, by the same rules: every identifier that becomes a
 // path segment (user_identifier, member_identifier, institution_code) is
@@ -38,17 +37,14 @@ absl::StatusOr<MxApiVersion> ValidateListInstitutionCredentialsRequest(
     const ::mx::platform::v1::ListInstitutionCredentialsRequest& request,
     MxApiVersion server_default);
 absl::StatusOr<MxApiVersion> ValidateGetMemberRequest(
-    const ::mx::platform::v1::GetMemberRequest& request,
-    MxApiVersion server_default);
+    const ::mx::platform::v1::GetMemberRequest& request, MxApiVersion server_default);
 absl::StatusOr<MxApiVersion> ValidateGetMemberStatusRequest(
     const ::mx::platform::v1::GetMemberStatusRequest& request,
     MxApiVersion server_default);
 absl::StatusOr<MxApiVersion> ValidateResumeMemberRequest(
-    const ::mx::platform::v1::ResumeMemberRequest& request,
-    MxApiVersion server_default);
+    const ::mx::platform::v1::ResumeMemberRequest& request, MxApiVersion server_default);
 absl::StatusOr<MxApiVersion> ValidateDeleteMemberRequest(
-    const ::mx::platform::v1::DeleteMemberRequest& request,
-    MxApiVersion server_default);
+    const ::mx::platform::v1::DeleteMemberRequest& request, MxApiVersion server_default);
 absl::StatusOr<MxApiVersion> ValidateWatchMemberStatusRequest(
     const ::mx::platform::v1::WatchMemberStatusRequest& request,
     MxApiVersion server_default);

@@ -29,6 +29,7 @@ std::shared_ptr<grpc::ServerCredentials> ListenerCredentials(
 
 }  // namespace
 
+// cppcheck-suppress passedByValue ; its members are moved from, not copied
 MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
     : transport_(std::move(options.transport)),
       breaker_(options.circuit, [this](bool open) { SetReadiness(false, open); }),
@@ -48,16 +49,16 @@ MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
                        return breaker_.state() == CircuitBreaker::State::kClosed ? 0 : 1;
                      });
   metrics_.AddSource("mxgate_upstream_connections_open", "Connections to MX open now.",
-                     Metrics::SourceType::kGauge,
-                     [this] { return static_cast<double>(transport_.open_connections()); });
+                     Metrics::SourceType::kGauge, [this] {
+                       return static_cast<double>(transport_.open_connections());
+                     });
   metrics_.AddSource(
       "mxgate_upstream_connections_opened_total", "Connections to MX opened since start.",
       Metrics::SourceType::kCounter,
       [this] { return static_cast<double>(transport_.connections_opened()); });
 }
 
-absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(
-    ServerOptions options) {
+absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(ServerOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

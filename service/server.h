@@ -13,8 +13,8 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "service/access_log.h"
-#include "service/listener_config.h"
 #include "service/circuit_breaker.h"
+#include "service/listener_config.h"
 #include "service/member_service.h"
 #include "service/metrics.h"
 #include "service/mx_api_version.h"
@@ -51,8 +51,7 @@ class MxgateServer {
  public:
   // Builds and starts serving, with TLS when options.tls is set.
   // UNAVAILABLE when the address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<MxgateServer>> Start(
-      ServerOptions options);
+  static absl::StatusOr<std::unique_ptr<MxgateServer>> Start(ServerOptions options);
 
   ~MxgateServer();
 

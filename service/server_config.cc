@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/algorithm/container.h"
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -15,8 +14,7 @@
 namespace mxgate {
 
 bool IsLoopbackHost(absl::string_view host) {
-  if (absl::EqualsIgnoreCase(host, "localhost") || host == "[::1]" ||
-      host == "::1") {
+  if (absl::EqualsIgnoreCase(host, "localhost") || host == "[::1]" || host == "::1") {
     return true;
   }
   std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
@@ -24,8 +22,8 @@ bool IsLoopbackHost(absl::string_view host) {
   for (absl::string_view octet : octets) {
     int value = 0;
     if (octet.empty() || octet.size() > 3 ||
-        !absl::c_all_of(octet, absl::ascii_isdigit) ||
-        !absl::SimpleAtoi(octet, &value) || value > 255) {
+        !absl::c_all_of(octet, absl::ascii_isdigit) || !absl::SimpleAtoi(octet, &value) ||
+        value > 255) {
       return false;
     }
   }
@@ -41,8 +39,7 @@ absl::StatusOr<std::string> CheckMxBaseUrl(absl::string_view url) {
     return absl::InvalidArgumentError("--mx_base_url must start with https://");
   }
   if (absl::StrContains(rest, "?") || absl::StrContains(rest, "#")) {
-    return absl::InvalidArgumentError(
-        "--mx_base_url must not have a query or fragment");
+    return absl::InvalidArgumentError("--mx_base_url must not have a query or fragment");
   }
   absl::string_view authority = rest.substr(0, rest.find('/'));
   if (absl::StrContains(authority, "@")) {
@@ -73,41 +70,41 @@ absl::StatusOr<std::string> CheckMxBaseUrl(absl::string_view url) {
   }
   int port_number = 0;
   // Digits only: SimpleAtoi alone would also take "+443" and " 443".
-  if (!port.empty() && (!absl::c_all_of(port, absl::ascii_isdigit) ||
-                        !absl::SimpleAtoi(port, &port_number) ||
-                        port_number < 1 || port_number > 65535)) {
+  if (!port.empty() &&
+      (!absl::c_all_of(port, absl::ascii_isdigit) ||
+       !absl::SimpleAtoi(port, &port_number) || port_number < 1 || port_number > 65535)) {
     return absl::InvalidArgumentError("--mx_base_url has a malformed port");
   }
   if (host.empty()) {
     return absl::InvalidArgumentError("--mx_base_url has no host");
   }
   if (http && !IsLoopbackHost(host)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--mx_base_url uses http:// with the non-loopback host ", host,
-        "; only https:// may leave this machine"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mx_base_url uses http:// with the non-loopback host ", host,
+                     "; only https:// may leave this machine"));
   }
   std::string normalized(url);
   while (absl::EndsWith(normalized, "/")) normalized.pop_back();
   return normalized;
 }
 
-absl::StatusOr<MxCredentials> LoadMxCredentials(
-    absl::string_view credentials_file, const char* env_client_id,
-    const char* env_api_key) {
+absl::StatusOr<MxCredentials> LoadMxCredentials(absl::string_view credentials_file,
+                                                const char* env_client_id,
+                                                const char* env_api_key) {
   MxCredentials credentials;
   if (!credentials_file.empty()) {
     std::ifstream in{std::string(credentials_file)};
     std::string line;
     if (!in || !std::getline(in, line)) {
-      return absl::NotFoundError(absl::StrCat(
-          "cannot read --mx_credentials_file ", credentials_file));
+      return absl::NotFoundError(
+          absl::StrCat("cannot read --mx_credentials_file ", credentials_file));
     }
     absl::string_view trimmed = absl::StripAsciiWhitespace(line);
     const size_t colon = trimmed.find(':');
     if (colon == absl::string_view::npos) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--mx_credentials_file ", credentials_file,
-          ": the first line must be CLIENT_ID:API_KEY"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--mx_credentials_file ", credentials_file,
+                       ": the first line must be CLIENT_ID:API_KEY"));
     }
     credentials.client_id = std::string(trimmed.substr(0, colon));
     credentials.api_key = std::string(trimmed.substr(colon + 1));

@@ -32,9 +32,9 @@ absl::StatusOr<std::string> CheckMxBaseUrl(absl::string_view url);
 // (the values of MX_CLIENT_ID and MX_API_KEY; null when unset).
 // FAILED_PRECONDITION when neither source gives a non-empty pair; NOT_FOUND
 // when the file cannot be read.
-absl::StatusOr<MxCredentials> LoadMxCredentials(
-    absl::string_view credentials_file, const char* env_client_id,
-    const char* env_api_key);
+absl::StatusOr<MxCredentials> LoadMxCredentials(absl::string_view credentials_file,
+                                                const char* env_client_id,
+                                                const char* env_api_key);
 
 }  // namespace mxgate
 

@@ -34,9 +34,9 @@ absl::optional<Detail> GetPayload(const absl::Status& status,
 
 }  // namespace
 
-absl::Status MakeError(
-    absl::StatusCode code, absl::string_view message, absl::string_view reason,
-    const std::vector<std::pair<std::string, std::string>>& metadata) {
+absl::Status MakeError(absl::StatusCode code, absl::string_view message,
+                       absl::string_view reason,
+                       const std::vector<std::pair<std::string, std::string>>& metadata) {
   absl::Status status(code, message);
   google::rpc::ErrorInfo info;
   info.set_domain(kErrorDomain);
@@ -50,8 +50,7 @@ void AttachBadRequest(absl::Status& status,
                       const std::vector<FieldViolation>& violations) {
   google::rpc::BadRequest bad_request;
   for (const FieldViolation& violation : violations) {
-    google::rpc::BadRequest::FieldViolation* out =
-        bad_request.add_field_violations();
+    google::rpc::BadRequest::FieldViolation* out = bad_request.add_field_violations();
     out->set_field(violation.field);
     out->set_description(violation.description);
   }
@@ -70,8 +69,7 @@ absl::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status) 
   return GetPayload<google::rpc::ErrorInfo>(status, kErrorInfoTypeUrl);
 }
 
-absl::optional<google::rpc::BadRequest> GetBadRequest(
-    const absl::Status& status) {
+absl::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status) {
   return GetPayload<google::rpc::BadRequest>(status, kBadRequestTypeUrl);
 }
 

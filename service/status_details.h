@@ -21,12 +21,9 @@
 namespace mxgate {
 
 inline constexpr char kErrorDomain[] = "mxgate";
-inline constexpr char kErrorInfoTypeUrl[] =
-    "type.googleapis.com/google.rpc.ErrorInfo";
-inline constexpr char kBadRequestTypeUrl[] =
-    "type.googleapis.com/google.rpc.BadRequest";
-inline constexpr char kRetryInfoTypeUrl[] =
-    "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr char kErrorInfoTypeUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
+inline constexpr char kBadRequestTypeUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr char kRetryInfoTypeUrl[] = "type.googleapis.com/google.rpc.RetryInfo";
 
 // ErrorInfo metadata keys.
 inline constexpr char kMetadataHttpStatus[] = "http_status";
@@ -55,8 +52,7 @@ void AttachRetryInfo(absl::Status& status, absl::Duration delay);
 // Reads the details back; nullopt when absent or unparseable. Used by
 // grpc_status and by tests.
 absl::optional<google::rpc::ErrorInfo> GetErrorInfo(const absl::Status& status);
-absl::optional<google::rpc::BadRequest> GetBadRequest(
-    const absl::Status& status);
+absl::optional<google::rpc::BadRequest> GetBadRequest(const absl::Status& status);
 absl::optional<google::rpc::RetryInfo> GetRetryInfo(const absl::Status& status);
 
 }  // namespace mxgate

@@ -13,8 +13,9 @@ namespace {
 
 void BM_AccessLogRecordOk(benchmark::State& state) {
   std::string last_line;
-  AccessLog log(AccessLog::Level::kInfo,
-                [&last_line](absl::string_view line) { last_line.assign(line.data(), line.size()); });
+  AccessLog log(AccessLog::Level::kInfo, [&last_line](absl::string_view line) {
+    last_line.assign(line.data(), line.size());
+  });
   RpcLogEntry entry;
   entry.method = "CreateMember";
   entry.start = absl::Now();

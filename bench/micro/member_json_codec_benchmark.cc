@@ -22,7 +22,7 @@ void BM_EncodeCreateMemberBody(benchmark::State& state) {
 BENCHMARK(BM_EncodeCreateMemberBody);
 
 void BM_DecodeMemberResponseBody(benchmark::State& state) {
-  const std::string body = MemberResponseBody();
+  const std::string& body = MemberResponseBody();
   for (auto _ : state) {
     auto member = DecodeMemberResponseBody(body);
     if (!member.ok()) state.SkipWithError("the upstream body did not decode");

@@ -44,8 +44,8 @@ void BM_BuildCreateMemberRequest(benchmark::State& state) {
   const CallMetadata metadata = MakeCallMetadata("", "", "");
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
   for (auto _ : state) {
-    HttpRequest http =
-        client.BuildCreateMemberRequest(request, kDefaultMxApiVersion, deadline, metadata);
+    HttpRequest http = client.BuildCreateMemberRequest(request, kDefaultMxApiVersion,
+                                                       deadline, metadata);
     benchmark::DoNotOptimize(http);
   }
 }

@@ -70,10 +70,10 @@ TEST(ScanArgs, SpellsFlagNamesWithUnderscoresButLeavesValuesAlone) {
 }
 
 TEST(ScanArgs, KeepsEveryValueOfRepeatableFlagsInOrderAndOutOfArgs) {
-  const ScannedArgs scanned = Scan(
-      {"mxgate-cli", "--credential=CRD-1=mxuser", "--user=u", "--credential",
-       "CRD-2=a=b", "--product=transactions", "--use-case", "PFM", "--product",
-       "PRODUCT_REWARDS", "--use_case=money_movement", "--credential=CRD-3="});
+  const ScannedArgs scanned =
+      Scan({"mxgate-cli", "--credential=CRD-1=mxuser", "--user=u", "--credential",
+            "CRD-2=a=b", "--product=transactions", "--use-case", "PFM", "--product",
+            "PRODUCT_REWARDS", "--use_case=money_movement", "--credential=CRD-3="});
   EXPECT_THAT(scanned.args, ElementsAre("mxgate-cli", "--user=u"));
   EXPECT_THAT(
       scanned.repeated,
@@ -96,10 +96,10 @@ TEST(ScanArgs, RecordsBooleanFlagsAsGivenInEveryForm) {
   const ScannedArgs scanned =
       Scan({"mxgate-cli", "--oauth", "--skip-aggregation=false",
             "--nobackground-aggregation-is-disabled", "--enable_app2app=true"});
-  EXPECT_THAT(scanned.args,
-              ElementsAre("mxgate-cli", "--oauth", "--skip_aggregation=false",
-                          "--nobackground_aggregation_is_disabled",
-                          "--enable_app2app=true"));
+  EXPECT_THAT(
+      scanned.args,
+      ElementsAre("mxgate-cli", "--oauth", "--skip_aggregation=false",
+                  "--nobackground_aggregation_is_disabled", "--enable_app2app=true"));
   EXPECT_EQ(scanned.given.count("oauth"), 1u);
   EXPECT_EQ(scanned.given.count("skip_aggregation"), 1u);
   // `--noflag` counts as the flag given (false).
@@ -186,7 +186,9 @@ TEST(BuildCreateMemberRequest, MapsEveryField) {
     request_id: "req-1"
   )pb");
   EXPECT_TRUE(MessageDifferencer::Equals(*request, expected))
-      << "got:\n" << request->DebugString() << "want:\n" << expected.DebugString();
+      << "got:\n"
+      << request->DebugString() << "want:\n"
+      << expected.DebugString();
 }
 
 TEST(BuildCreateMemberRequest, LeavesOutEverythingNotGiven) {
@@ -201,8 +203,8 @@ TEST(BuildCreateMemberRequest, LeavesOutEverythingNotGiven) {
       credentials { guid: "CRD-password" value: "s3cret-pw" }
     }
   )pb");
-  EXPECT_TRUE(MessageDifferencer::Equals(*request, expected))
-      << "got:\n" << request->DebugString();
+  EXPECT_TRUE(MessageDifferencer::Equals(*request, expected)) << "got:\n"
+                                                              << request->DebugString();
   // Booleans not given stay unset, so MX's defaults apply.
   EXPECT_FALSE(request->member().has_is_oauth());
   EXPECT_FALSE(request->member().has_skip_aggregation());
@@ -352,24 +354,28 @@ INSTANTIATE_TEST_SUITE_P(
                 kCredentialMessage},
         Refusal{"UnknownProduct", [](CreateMemberArgs& a) { a.products = {"bogus"}; },
                 absl::StrCat("--product: unknown product \"bogus\" ", kProductNames)},
-        Refusal{"UnknownProductAfterAKnownOne",
-                [](CreateMemberArgs& a) { a.products = {"transactions", "PRODUCT_BOGUS"}; },
-                absl::StrCat("--product: unknown product \"PRODUCT_BOGUS\" ",
-                             kProductNames)},
+        Refusal{
+            "UnknownProductAfterAKnownOne",
+            [](CreateMemberArgs& a) {
+              a.products = {"transactions", "PRODUCT_BOGUS"};
+            },
+            absl::StrCat("--product: unknown product \"PRODUCT_BOGUS\" ", kProductNames)},
         Refusal{"EmptyProduct", [](CreateMemberArgs& a) { a.products = {""}; },
                 absl::StrCat("--product: unknown product \"\" ", kProductNames)},
         Refusal{"ProductUnspecifiedEnumName",
                 [](CreateMemberArgs& a) { a.products = {"PRODUCT_UNSPECIFIED"}; },
                 absl::StrCat("--product: unknown product \"PRODUCT_UNSPECIFIED\" ",
                              kProductNames)},
-        Refusal{"ProductUnspecifiedMxName",
-                [](CreateMemberArgs& a) { a.products = {"unspecified"}; },
-                absl::StrCat("--product: unknown product \"unspecified\" ", kProductNames)},
+        Refusal{
+            "ProductUnspecifiedMxName",
+            [](CreateMemberArgs& a) { a.products = {"unspecified"}; },
+            absl::StrCat("--product: unknown product \"unspecified\" ", kProductNames)},
         Refusal{"UnknownUseCase", [](CreateMemberArgs& a) { a.use_cases = {"savings"}; },
                 "--use_case: expected PFM or MONEY_MOVEMENT, got \"savings\""},
-        Refusal{"UseCaseUnspecified",
-                [](CreateMemberArgs& a) { a.use_cases = {"USE_CASE_UNSPECIFIED"}; },
-                "--use_case: expected PFM or MONEY_MOVEMENT, got \"USE_CASE_UNSPECIFIED\""},
+        Refusal{
+            "UseCaseUnspecified",
+            [](CreateMemberArgs& a) { a.use_cases = {"USE_CASE_UNSPECIFIED"}; },
+            "--use_case: expected PFM or MONEY_MOVEMENT, got \"USE_CASE_UNSPECIFIED\""},
         Refusal{"UseCaseUnspecifiedMxName",
                 [](CreateMemberArgs& a) { a.use_cases = {"unspecified"}; },
                 "--use_case: expected PFM or MONEY_MOVEMENT, got \"unspecified\""},
@@ -377,7 +383,9 @@ INSTANTIATE_TEST_SUITE_P(
                 [](CreateMemberArgs& a) { a.referral_source = "EMAIL"; },
                 "--referral_source: expected APP or BROWSER, got \"EMAIL\""},
         Refusal{"ReferralSourceUnspecified",
-                [](CreateMemberArgs& a) { a.referral_source = "REFERRAL_SOURCE_UNSPECIFIED"; },
+                [](CreateMemberArgs& a) {
+                  a.referral_source = "REFERRAL_SOURCE_UNSPECIFIED";
+                },
                 "--referral_source: expected APP or BROWSER, got "
                 "\"REFERRAL_SOURCE_UNSPECIFIED\""},
         Refusal{"ReferralSourceUnspecifiedMxName",
@@ -423,16 +431,18 @@ TEST(BuildResumeMemberRequest, AnswersEachGuidWithItsValueInOrder) {
     challenges { guid: "CRD-1" value: "correct" }
     challenges { guid: "CRD-2" value: "a=b" }
     challenges { guid: "CRD-3" value: "" }
-  )pb", &expected));
+  )pb",
+                                                            &expected));
   EXPECT_TRUE(MessageDifferencer::Equals(*request, expected)) << request->DebugString();
 }
 
 TEST(BuildResumeMemberRequest, NamesTheAnswerWithoutGuidByPositionNeverItsValue) {
   const absl::Status status =
       BuildResumeMemberRequest("u", "m", {"CRD-1=x", "my-secret-answer"}).status();
-  EXPECT_EQ(status, absl::InvalidArgumentError(
-                        "--answer #2: expected GUID=VALUE (the challenge's guid, then the "
-                        "answer)"));
+  EXPECT_EQ(status,
+            absl::InvalidArgumentError(
+                "--answer #2: expected GUID=VALUE (the challenge's guid, then the "
+                "answer)"));
 }
 
 // ---------------------------------------------------------------------------
@@ -446,8 +456,8 @@ TEST(CheckFlagsApply, AcceptsTheCommandsOwnFlagsAndNamesOutsideTheTable) {
 }
 
 TEST(CheckFlagsApply, RefusesAFlagOfAnotherCommand) {
-  EXPECT_EQ(CheckFlagsApply("get-member", {"user", "member"}, {"user", "member", "member_id"},
-                            {"user", "member_id"}),
+  EXPECT_EQ(CheckFlagsApply("get-member", {"user", "member"},
+                            {"user", "member", "member_id"}, {"user", "member_id"}),
             absl::InvalidArgumentError("--member_id does not apply to get-member"));
 }
 

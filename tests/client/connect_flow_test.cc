@@ -23,12 +23,12 @@ namespace v1 = ::mx::platform::v1;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::ElementsAre;
-using ::testing::Property;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::Optional;
 using ::testing::Pair;
+using ::testing::Property;
 using ::testing::Return;
 using ::testing::SaveArg;
 using ::testing::SizeIs;
@@ -124,6 +124,8 @@ class MockMemberApi : public MemberApi {
 
 // MX Bank's two fields, listed PASSWORD first: display_order says LOGIN.
 v1::ListInstitutionCredentialsResponse MxBankFields() {
+  // Left as written: clang-format would indent the text after each guid.
+  // clang-format off
   return Parse<v1::ListInstitutionCredentialsResponse>(absl::StrCat(R"pb(
     credentials {
       guid: ")pb", kPasswordGuid, R"pb(" field_name: "PASSWORD" label: "Password"
@@ -135,6 +137,7 @@ v1::ListInstitutionCredentialsResponse MxBankFields() {
     }
     pagination { current_page: 1 total_pages: 1 }
   )pb"));
+  // clang-format on
 }
 
 v1::CreateMemberResponse Created(const std::string& extra = "") {
@@ -147,8 +150,8 @@ v1::CreateMemberResponse Created(const std::string& extra = "") {
 v1::WatchMemberStatusResponse Message(v1::ConnectionStatus status,
                                       v1::WatchEndReason final_reason,
                                       const std::string& challenges = "") {
-  v1::WatchMemberStatusResponse message = Parse<v1::WatchMemberStatusResponse>(
-      absl::StrCat("status { ", challenges, " }"));
+  v1::WatchMemberStatusResponse message =
+      Parse<v1::WatchMemberStatusResponse>(absl::StrCat("status { ", challenges, " }"));
   message.mutable_status()->set_connection_status(status);
   message.set_final(final_reason != v1::WATCH_END_REASON_UNSPECIFIED);
   message.set_end_reason(final_reason);
@@ -223,18 +226,18 @@ class ConnectFlow : public ::testing::Test {
 TEST_F(ConnectFlow, AsksForEachFieldInDisplayOrderWithoutEchoForThePassword) {
   terminal_.typed = {"mxuser", kPassword};
   EXPECT_CALL(api_, WatchMemberStatus)
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CREATED,
-                                 v1::WATCH_END_REASON_UNSPECIFIED),
-                         Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED),
+           Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   ASSERT_THAT(terminal_.asked, SizeIs(2));
   EXPECT_EQ(terminal_.asked[0].text, "Username: ");
   EXPECT_FALSE(terminal_.asked[0].hidden);
   EXPECT_EQ(terminal_.asked[1].text, "Password: ");
   EXPECT_TRUE(terminal_.asked[1].hidden);
-  EXPECT_THAT(SentCredentials(), ElementsAre(absl::StrCat(kUsernameGuid, "=mxuser"),
-                                             absl::StrCat(kPasswordGuid, "=", kPassword)));
+  EXPECT_THAT(SentCredentials(),
+              ElementsAre(absl::StrCat(kUsernameGuid, "=mxuser"),
+                          absl::StrCat(kPasswordGuid, "=", kPassword)));
   EXPECT_EQ(create_request_.user_identifier(), "demo-user");
   EXPECT_EQ(create_request_.member().institution_code(), "mxbank");
   EXPECT_THAT(terminal_.errors, IsEmpty());
@@ -244,12 +247,10 @@ TEST_F(ConnectFlow, AsksForEachFieldInDisplayOrderWithoutEchoForThePassword) {
 TEST_F(ConnectFlow, PrintsAStatusLineOnlyWhenTheStatusChangesThenTheResult) {
   args_.credentials = {"LOGIN=mxuser", absl::StrCat("password=", kPassword)};
   EXPECT_CALL(api_, WatchMemberStatus)
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CREATED,
-                                 v1::WATCH_END_REASON_UNSPECIFIED),
-                         Message(v1::CONNECTION_STATUS_CREATED,
-                                 v1::WATCH_END_REASON_UNSPECIFIED),
-                         Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED),
+           Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED),
+           Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   EXPECT_THAT(terminal_.asked, IsEmpty());
   ASSERT_THAT(terminal_.lines, SizeIs(4)) << terminal_.screen;
@@ -280,9 +281,11 @@ TEST_F(ConnectFlow, LiveTerminalRedrawsOneLineAndLeavesTheLastStatusWithoutSpinn
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=x"};
   EXPECT_CALL(api_, WatchMemberStatus)
       .WillOnce([](auto&, const MemberApi::WatchCallback& callback, auto) {
-        callback(Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED));
+        callback(
+            Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED));
         absl::SleepFor(absl::Milliseconds(500));  // the spinner turns meanwhile
-        callback(Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED));
+        callback(
+            Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED));
         return grpc::Status::OK;
       });
   EXPECT_EQ(Run(), kExitOk);
@@ -297,27 +300,29 @@ TEST_F(ConnectFlow, LiveTerminalRedrawsOneLineAndLeavesTheLastStatusWithoutSpinn
     if (absl::StartsWith(line, "CREATED")) spinner_frames.insert(line.back());
   }
   EXPECT_GE(spinner_frames.size(), 3u);
-  EXPECT_THAT(terminal_.progress.back(), ::testing::MatchesRegex("CONNECTED  [0-9]+\\.[0-9]s"));
+  EXPECT_THAT(terminal_.progress.back(),
+              ::testing::MatchesRegex("CONNECTED  [0-9]+\\.[0-9]s"));
 }
 
 TEST_F(ConnectFlow, TakesValuesFromTheFileWhereNoFlagGivesThem) {
   char path[] = "/tmp/connect-flow-test-XXXXXX";
   const int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
-  const std::string text = absl::StrCat("# mxbank\nLOGIN=from-file\n", kPasswordGuid, "=",
-                                        kPassword, "\n");
+  const std::string text =
+      absl::StrCat("# mxbank\nLOGIN=from-file\n", kPasswordGuid, "=", kPassword, "\n");
   ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   close(fd);
   args_.credentials_file = path;
   args_.credentials = {"login=from-flag"};
   terminal_.can_prompt = false;
   ON_CALL(api_, WatchMemberStatus)
-      .WillByDefault(Streams({Message(v1::CONNECTION_STATUS_CONNECTED,
-                                      v1::WATCH_END_REASON_CONNECTED)}));
+      .WillByDefault(Streams(
+          {Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   unlink(path);
-  EXPECT_THAT(SentCredentials(), ElementsAre(absl::StrCat(kUsernameGuid, "=from-flag"),
-                                             absl::StrCat(kPasswordGuid, "=", kPassword)));
+  EXPECT_THAT(SentCredentials(),
+              ElementsAre(absl::StrCat(kUsernameGuid, "=from-flag"),
+                          absl::StrCat(kPasswordGuid, "=", kPassword)));
 }
 
 TEST_F(ConnectFlow, UnreadableFileIsAUsageError) {
@@ -351,8 +356,8 @@ TEST_F(ConnectFlow, InputEndingAtAPromptIsAUsageError) {
 TEST_F(ConnectFlow, AsksAgainForAnEmptyValue) {
   terminal_.typed = {"", "mxuser", kPassword};
   ON_CALL(api_, WatchMemberStatus)
-      .WillByDefault(Streams({Message(v1::CONNECTION_STATUS_CONNECTED,
-                                      v1::WATCH_END_REASON_CONNECTED)}));
+      .WillByDefault(Streams(
+          {Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk);
   ASSERT_THAT(terminal_.asked, SizeIs(3));
   EXPECT_EQ(terminal_.asked[1].text, "Username (required): ");
@@ -419,13 +424,15 @@ TEST_F(ConnectFlow, ReadsEveryPageOfFields) {
   v1::ListInstitutionCredentialsResponse second = MxBankFields();
   second.mutable_credentials()->DeleteSubrange(0, 1);
   second.mutable_pagination()->set_total_pages(2);
-  EXPECT_CALL(api_, ListInstitutionCredentials(Property(&v1::ListInstitutionCredentialsRequest::page, 1), _, _))
+  EXPECT_CALL(api_, ListInstitutionCredentials(
+                        Property(&v1::ListInstitutionCredentialsRequest::page, 1), _, _))
       .WillOnce(DoAll(::testing::SetArgPointee<1>(first), Return(grpc::Status::OK)));
-  EXPECT_CALL(api_, ListInstitutionCredentials(Property(&v1::ListInstitutionCredentialsRequest::page, 2), _, _))
+  EXPECT_CALL(api_, ListInstitutionCredentials(
+                        Property(&v1::ListInstitutionCredentialsRequest::page, 2), _, _))
       .WillOnce(DoAll(::testing::SetArgPointee<1>(second), Return(grpc::Status::OK)));
   ON_CALL(api_, WatchMemberStatus)
-      .WillByDefault(Streams({Message(v1::CONNECTION_STATUS_CONNECTED,
-                                      v1::WATCH_END_REASON_CONNECTED)}));
+      .WillByDefault(Streams(
+          {Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   EXPECT_THAT(SentCredentials(), ElementsAre(absl::StrCat(kUsernameGuid, "=a"),
                                              absl::StrCat(kPasswordGuid, "=b")));
@@ -445,10 +452,9 @@ TEST_F(ConnectFlow, OauthPrintsTheUrlToOpenAndSendsNoCredentials) {
         return grpc::Status::OK;
       });
   EXPECT_CALL(api_, WatchMemberStatus)
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_PENDING,
-                                 v1::WATCH_END_REASON_UNSPECIFIED),
-                         Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_PENDING, v1::WATCH_END_REASON_UNSPECIFIED),
+           Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   EXPECT_TRUE(create_request_.member().is_oauth());
   EXPECT_THAT(create_request_.member().credentials(), IsEmpty());
@@ -465,10 +471,9 @@ TEST_F(ConnectFlow, MenuChallengeIsAskedByNumberUntilOneFitsThenResumed) {
   EXPECT_CALL(api_, WatchMemberStatus)
       .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CHALLENGED,
                                  v1::WATCH_END_REASON_CHALLENGED, kOptionsChallenge)}))
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_RESUMED,
-                                 v1::WATCH_END_REASON_UNSPECIFIED),
-                         Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_RESUMED, v1::WATCH_END_REASON_UNSPECIFIED),
+           Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   ASSERT_THAT(terminal_.asked, SizeIs(3));
   EXPECT_EQ(terminal_.asked[0].text,
@@ -493,13 +498,13 @@ TEST_F(ConnectFlow, ImageChallengeSaysWhatWasSentAndTakesTheTypedAnswer) {
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=image"};
   terminal_.typed = {"", kAnswer};
   EXPECT_CALL(api_, WatchMemberStatus)
-      .WillOnce(Streams({Message(
-          v1::CONNECTION_STATUS_CHALLENGED, v1::WATCH_END_REASON_CHALLENGED,
-          absl::StrCat("challenges { guid: 'CRD-img' label: 'What is shown?' "
-                       "type: CHALLENGE_TYPE_IMAGE_DATA image_data: '",
-                       kPngDataUri, "' }"))}))
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CHALLENGED, v1::WATCH_END_REASON_CHALLENGED,
+                   absl::StrCat("challenges { guid: 'CRD-img' label: 'What is shown?' "
+                                "type: CHALLENGE_TYPE_IMAGE_DATA image_data: '",
+                                kPngDataUri, "' }"))}))
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   ASSERT_THAT(terminal_.asked, SizeIs(2));
   EXPECT_EQ(terminal_.asked[0].text,
@@ -520,8 +525,8 @@ TEST_F(ConnectFlow, AnswersFlagsInOrderAcrossRoundsWithoutAsking) {
                                  v1::WATCH_END_REASON_CHALLENGED, kTextChallenge)}))
       .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CHALLENGED,
                                  v1::WATCH_END_REASON_CHALLENGED, kOptionsChallenge)}))
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_EQ(Run(), kExitOk) << terminal_.screen;
   EXPECT_THAT(terminal_.asked, IsEmpty());
   ASSERT_THAT(resume_requests_, SizeIs(2));
@@ -556,8 +561,8 @@ TEST_F(ConnectFlow, ChallengeWithNoAnswerToBeHadExits3SayingHowToResume) {
   EXPECT_THAT(terminal_.lines,
               ::testing::IsSupersetOf(
                   {"Member MBR-1 waits for answers to its MFA questions:",
-                   "  CRD-opt  Where should we send your code?", "      value v-text: Text",
-                   "      value v-email: Email",
+                   "  CRD-opt  Where should we send your code?",
+                   "      value v-text: Text", "      value v-email: Email",
                    "Answer with: mxgate-cli resume --user=USR-1 --member=MBR-1 "
                    "--answer=GUID=VALUE..."}));
 }
@@ -566,10 +571,10 @@ TEST_F(ConnectFlow, ChallengesMissingFromTheWatchAreRead) {
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=challenge"};
   args_.answers = {"x"};
   EXPECT_CALL(api_, WatchMemberStatus)
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CHALLENGED,
-                                 v1::WATCH_END_REASON_CHALLENGED)}))
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_CONNECTED,
-                                 v1::WATCH_END_REASON_CONNECTED)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CHALLENGED, v1::WATCH_END_REASON_CHALLENGED)}))
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_CONNECTED, v1::WATCH_END_REASON_CONNECTED)}));
   EXPECT_CALL(api_, GetMemberStatus)
       .WillOnce([](auto&, v1::GetMemberStatusResponse* response, auto) {
         *response->mutable_status() = Parse<v1::MemberStatus>(kTextChallenge);
@@ -583,8 +588,8 @@ TEST_F(ConnectFlow, ChallengesMissingFromTheWatchAreRead) {
 TEST_F(ConnectFlow, EndStatePrintsTheStatusAndMxsMessageAndExits4) {
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=BAD_REQUEST"};
   EXPECT_CALL(api_, WatchMemberStatus)
-      .WillOnce(Streams({Message(v1::CONNECTION_STATUS_FAILED,
-                                 v1::WATCH_END_REASON_END_STATE)}));
+      .WillOnce(Streams(
+          {Message(v1::CONNECTION_STATUS_FAILED, v1::WATCH_END_REASON_END_STATE)}));
   EXPECT_CALL(api_, GetMember)
       .WillOnce([](const v1::GetMemberRequest& request, v1::GetMemberResponse* response,
                    auto) {
@@ -600,11 +605,12 @@ TEST_F(ConnectFlow, EndStatePrintsTheStatusAndMxsMessageAndExits4) {
 TEST_F(ConnectFlow, ErrorsOfCallsArePrintedAsJsonWithExit1) {
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=x"};
   ON_CALL(api_, WatchMemberStatus)
-      .WillByDefault(Streams({Message(v1::CONNECTION_STATUS_CREATED,
-                                      v1::WATCH_END_REASON_UNSPECIFIED)},
-                             grpc::Status(grpc::StatusCode::UNAVAILABLE, "MX is down")));
+      .WillByDefault(Streams(
+          {Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED)},
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "MX is down")));
   EXPECT_EQ(Run(), kExitRpcError);
-  EXPECT_EQ(terminal_.errors, "{\n \"code\": \"UNAVAILABLE\",\n \"message\": \"MX is down\"\n}\n");
+  EXPECT_EQ(terminal_.errors,
+            "{\n \"code\": \"UNAVAILABLE\",\n \"message\": \"MX is down\"\n}\n");
 
   ScriptedTerminal terminal;
   ::testing::NiceMock<MockMemberApi> api;
@@ -617,8 +623,8 @@ TEST_F(ConnectFlow, ErrorsOfCallsArePrintedAsJsonWithExit1) {
 TEST_F(ConnectFlow, StreamEndingWithoutAFinalMessageIsAnError) {
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=x"};
   ON_CALL(api_, WatchMemberStatus)
-      .WillByDefault(Streams({Message(v1::CONNECTION_STATUS_CREATED,
-                                      v1::WATCH_END_REASON_UNSPECIFIED)}));
+      .WillByDefault(Streams(
+          {Message(v1::CONNECTION_STATUS_CREATED, v1::WATCH_END_REASON_UNSPECIFIED)}));
   EXPECT_EQ(Run(), kExitRpcError);
   EXPECT_THAT(terminal_.errors, HasSubstr("the watch ended without saying why"));
 }
@@ -677,7 +683,8 @@ TEST(ParseCredentialFlags, NamesThePositionNotTheValueWithoutEquals) {
 
 TEST(ParseCredentialsFile, ReadsLinesSkippingBlanksAndComments) {
   const auto entries = ParseCredentialsFile(
-      "creds", "# a comment\n\n  LOGIN = mxuser\r\nPASSWORD= two words=#\n   \n  # more\n");
+      "creds",
+      "# a comment\n\n  LOGIN = mxuser\r\nPASSWORD= two words=#\n   \n  # more\n");
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_THAT(*entries, SizeIs(2));
   EXPECT_EQ((*entries)[0].field, "LOGIN");
@@ -689,9 +696,11 @@ TEST(ParseCredentialsFile, ReadsLinesSkippingBlanksAndComments) {
 }
 
 TEST(ParseCredentialsFile, NamesTheLineNotItsText) {
-  const auto entries = ParseCredentialsFile("creds", absl::StrCat("LOGIN=a\n", kPassword));
-  EXPECT_EQ(entries.status(), absl::InvalidArgumentError(
-                                  "--credentials_file creds line 2: expected FIELD=VALUE"));
+  const auto entries =
+      ParseCredentialsFile("creds", absl::StrCat("LOGIN=a\n", kPassword));
+  EXPECT_EQ(entries.status(),
+            absl::InvalidArgumentError(
+                "--credentials_file creds line 2: expected FIELD=VALUE"));
 }
 
 std::vector<v1::CredentialField> Fields() {
@@ -702,13 +711,14 @@ std::vector<std::pair<std::string, absl::optional<std::string>>> Values(
     const absl::StatusOr<std::vector<FieldValue>>& matched) {
   std::vector<std::pair<std::string, absl::optional<std::string>>> values;
   if (!matched.ok()) return values;
-  for (const FieldValue& field : *matched) values.emplace_back(field.field.guid(), field.value);
+  for (const FieldValue& field : *matched)
+    values.emplace_back(field.field.guid(), field.value);
   return values;
 }
 
 TEST(MatchCredentials, MatchesByGuidOrFieldNameInAnyCase) {
-  EXPECT_THAT(Values(MatchCredentials(Fields(), {{"CRD-2", "p", "f1"}, {"login", "u", "f2"}},
-                                      {}, "mxbank")),
+  EXPECT_THAT(Values(MatchCredentials(
+                  Fields(), {{"CRD-2", "p", "f1"}, {"login", "u", "f2"}}, {}, "mxbank")),
               ElementsAre(Pair("CRD-1", Optional(std::string("u"))),
                           Pair("CRD-2", Optional(std::string("p")))));
 }
@@ -732,11 +742,11 @@ TEST(MatchCredentials, RefusesUnknownFieldsAndFieldsGivenTwiceInOneSource) {
                 .status(),
             absl::InvalidArgumentError("--credential #1: mxbank has no credential field "
                                        "\"PIN\" (its fields: LOGIN, PASSWORD)"));
-  EXPECT_EQ(MatchCredentials(Fields(), {}, {{"LOGIN", "a", "f line 1"},
-                                            {"CRD-1", "b", "f line 2"}},
-                             "mxbank")
-                .status(),
-            absl::InvalidArgumentError("f line 2: the field LOGIN is given twice"));
+  EXPECT_EQ(
+      MatchCredentials(Fields(), {},
+                       {{"LOGIN", "a", "f line 1"}, {"CRD-1", "b", "f line 2"}}, "mxbank")
+          .status(),
+      absl::InvalidArgumentError("f line 2: the field LOGIN is given twice"));
 }
 
 v1::Challenge OptionsChallenge() {
@@ -781,7 +791,8 @@ TEST(ChooseOption, UsesImageOptionsForImageOptions) {
 TEST(DescribeImage, SaysTypeAndSize) {
   EXPECT_EQ(DescribeImage(kPngDataUri), "image/png, 70 bytes");
   // Bare base64: the type comes from the data's signature.
-  EXPECT_EQ(DescribeImage(absl::string_view(kPngDataUri).substr(22)), "image/png, 70 bytes");
+  EXPECT_EQ(DescribeImage(absl::string_view(kPngDataUri).substr(22)),
+            "image/png, 70 bytes");
   EXPECT_EQ(DescribeImage("aGVsbG8="), "5 bytes");
   EXPECT_EQ(DescribeImage("data:image/svg+xml,<svg/>"), "image/svg+xml, 6 bytes");
   EXPECT_EQ(DescribeImage("not an image!"), "13 characters");

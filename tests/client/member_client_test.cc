@@ -2,9 +2,9 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <vector>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -12,12 +12,12 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
-#include "grpcpp/server.h"
-#include "grpcpp/server_builder.h"
-#include "grpcpp/server_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "grpcpp/server_context.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
@@ -36,7 +36,8 @@ rapidjson::Document ParseJson(const std::string& json) {
   document.Parse(json.c_str(), json.size());
   EXPECT_FALSE(document.HasParseError())
       << rapidjson::GetParseError_En(document.GetParseError()) << " at "
-      << document.GetErrorOffset() << " in:\n" << json;
+      << document.GetErrorOffset() << " in:\n"
+      << json;
   EXPECT_TRUE(!document.HasParseError() && document.IsObject()) << json;
   return document;
 }
@@ -69,7 +70,10 @@ TEST(ErrorDetails, IsEmptyWithoutDetails) {
 
 TEST(ErrorDetails, IsEmptyWhenTheDetailsAreNotAStatus) {
   // Field 1 (code) as a length-delimited field of 5 bytes, only 2 present.
-  const grpc::Status status(grpc::StatusCode::INTERNAL, "x", std::string("\x0a\x05" "ab", 4));
+  const grpc::Status status(grpc::StatusCode::INTERNAL, "x",
+                            std::string("\x0a\x05"
+                                        "ab",
+                                        4));
   EXPECT_FALSE(ErrorDetails(status).has_value());
 }
 
@@ -125,8 +129,8 @@ TEST(ErrorToJson, PrintsBadRequestAndRetryInfoAfterErrorInfo) {
   retry.mutable_retry_delay()->set_seconds(7);
   details.add_details()->PackFrom(retry);
 
-  const std::string json = ErrorToJson(
-      WithDetails(grpc::StatusCode::INVALID_ARGUMENT, "invalid CreateMemberRequest", details));
+  const std::string json = ErrorToJson(WithDetails(
+      grpc::StatusCode::INVALID_ARGUMENT, "invalid CreateMemberRequest", details));
   EXPECT_EQ(json, R"({
  "code": "INVALID_ARGUMENT",
  "message": "invalid CreateMemberRequest",
@@ -161,7 +165,8 @@ TEST(ErrorToJson, PrintsBadRequestAndRetryInfoAfterErrorInfo) {
 TEST(ErrorToJson, PrintsCodeAndMessageWithoutDetails) {
   const std::string json =
       ErrorToJson(grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect"));
-  EXPECT_EQ(json, "{\n \"code\": \"UNAVAILABLE\",\n \"message\": \"failed to connect\"\n}\n");
+  EXPECT_EQ(json,
+            "{\n \"code\": \"UNAVAILABLE\",\n \"message\": \"failed to connect\"\n}\n");
   ParseJson(json);
 }
 
@@ -216,8 +221,11 @@ TEST(ErrorToJson, EscapesTheMessage) {
 
 TEST(ErrorToJson, FallsBackToCodeAndMessageWhenTheDetailsAreUnreadable) {
   const grpc::Status status(grpc::StatusCode::INTERNAL, "boom",
-                            std::string("\x0a\x05" "ab", 4));
-  EXPECT_EQ(ErrorToJson(status), "{\n \"code\": \"INTERNAL\",\n \"message\": \"boom\"\n}\n");
+                            std::string("\x0a\x05"
+                                        "ab",
+                                        4));
+  EXPECT_EQ(ErrorToJson(status),
+            "{\n \"code\": \"INTERNAL\",\n \"message\": \"boom\"\n}\n");
 }
 
 // A detail protobuf cannot print: its type is not linked into the program.
@@ -229,7 +237,8 @@ struct UnprintableDetail {
 
 void PrintTo(const UnprintableDetail& detail, std::ostream* out) { *out << detail.name; }
 
-class ErrorToJsonUnprintableDetail : public ::testing::TestWithParam<UnprintableDetail> {};
+class ErrorToJsonUnprintableDetail : public ::testing::TestWithParam<UnprintableDetail> {
+};
 
 TEST_P(ErrorToJsonUnprintableDetail, IsLeftOutAndTheJsonStaysValid) {
   for (const char* message : {"boom", ""}) {
@@ -249,11 +258,13 @@ TEST_P(ErrorToJsonUnprintableDetail, IsLeftOutAndTheJsonStaysValid) {
 
 INSTANTIATE_TEST_SUITE_P(
     Details, ErrorToJsonUnprintableDetail,
-    ::testing::Values(
-        UnprintableDetail{"TypeNotLinkedIn", "type.googleapis.com/acme.v1.QuotaHint",
-                          std::string("\x08\x01", 2)},
-        UnprintableDetail{"TypeUrlWithoutSlash", "acme.v1.QuotaHint", ""}),
-    [](const ::testing::TestParamInfo<UnprintableDetail>& info) { return info.param.name; });
+    ::testing::Values(UnprintableDetail{"TypeNotLinkedIn",
+                                        "type.googleapis.com/acme.v1.QuotaHint",
+                                        std::string("\x08\x01", 2)},
+                      UnprintableDetail{"TypeUrlWithoutSlash", "acme.v1.QuotaHint", ""}),
+    [](const ::testing::TestParamInfo<UnprintableDetail>& info) {
+      return info.param.name;
+    });
 
 TEST(ErrorToJson, PrintsOnlyTheCodeWhenNoDetailIsPrintable) {
   google::rpc::Status details;
@@ -281,27 +292,27 @@ TEST_P(ErrorToJsonCode, IsPrintedByName) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCodes, ErrorToJsonCode,
-    ::testing::Values(CodeName{grpc::StatusCode::OK, "OK"},
-                      CodeName{grpc::StatusCode::CANCELLED, "CANCELLED"},
-                      CodeName{grpc::StatusCode::UNKNOWN, "UNKNOWN"},
-                      CodeName{grpc::StatusCode::INVALID_ARGUMENT, "INVALID_ARGUMENT"},
-                      CodeName{grpc::StatusCode::DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"},
-                      CodeName{grpc::StatusCode::NOT_FOUND, "NOT_FOUND"},
-                      CodeName{grpc::StatusCode::ALREADY_EXISTS, "ALREADY_EXISTS"},
-                      CodeName{grpc::StatusCode::PERMISSION_DENIED, "PERMISSION_DENIED"},
-                      CodeName{grpc::StatusCode::RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"},
-                      CodeName{grpc::StatusCode::FAILED_PRECONDITION,
-                               "FAILED_PRECONDITION"},
-                      CodeName{grpc::StatusCode::ABORTED, "ABORTED"},
-                      CodeName{grpc::StatusCode::OUT_OF_RANGE, "OUT_OF_RANGE"},
-                      CodeName{grpc::StatusCode::UNIMPLEMENTED, "UNIMPLEMENTED"},
-                      CodeName{grpc::StatusCode::INTERNAL, "INTERNAL"},
-                      CodeName{grpc::StatusCode::UNAVAILABLE, "UNAVAILABLE"},
-                      CodeName{grpc::StatusCode::DATA_LOSS, "DATA_LOSS"},
-                      CodeName{grpc::StatusCode::UNAUTHENTICATED, "UNAUTHENTICATED"},
-                      // Outside the canonical range: a code no peer should send.
-                      CodeName{static_cast<grpc::StatusCode>(17), "UNKNOWN"},
-                      CodeName{static_cast<grpc::StatusCode>(-1), "UNKNOWN"}),
+    ::testing::Values(
+        CodeName{grpc::StatusCode::OK, "OK"},
+        CodeName{grpc::StatusCode::CANCELLED, "CANCELLED"},
+        CodeName{grpc::StatusCode::UNKNOWN, "UNKNOWN"},
+        CodeName{grpc::StatusCode::INVALID_ARGUMENT, "INVALID_ARGUMENT"},
+        CodeName{grpc::StatusCode::DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"},
+        CodeName{grpc::StatusCode::NOT_FOUND, "NOT_FOUND"},
+        CodeName{grpc::StatusCode::ALREADY_EXISTS, "ALREADY_EXISTS"},
+        CodeName{grpc::StatusCode::PERMISSION_DENIED, "PERMISSION_DENIED"},
+        CodeName{grpc::StatusCode::RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"},
+        CodeName{grpc::StatusCode::FAILED_PRECONDITION, "FAILED_PRECONDITION"},
+        CodeName{grpc::StatusCode::ABORTED, "ABORTED"},
+        CodeName{grpc::StatusCode::OUT_OF_RANGE, "OUT_OF_RANGE"},
+        CodeName{grpc::StatusCode::UNIMPLEMENTED, "UNIMPLEMENTED"},
+        CodeName{grpc::StatusCode::INTERNAL, "INTERNAL"},
+        CodeName{grpc::StatusCode::UNAVAILABLE, "UNAVAILABLE"},
+        CodeName{grpc::StatusCode::DATA_LOSS, "DATA_LOSS"},
+        CodeName{grpc::StatusCode::UNAUTHENTICATED, "UNAUTHENTICATED"},
+        // Outside the canonical range: a code no peer should send.
+        CodeName{static_cast<grpc::StatusCode>(17), "UNKNOWN"},
+        CodeName{static_cast<grpc::StatusCode>(-1), "UNKNOWN"}),
     [](const ::testing::TestParamInfo<CodeName>& info) {
       return absl::StrCat("Code", static_cast<int>(info.param.code) < 0 ? "Minus" : "",
                           std::abs(static_cast<int>(info.param.code)));
@@ -322,7 +333,8 @@ TEST(ToJson, PrintsProtoFieldNamesEnumNamesAndSetOptionalFalse) {
     }
     outcome: CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED
     http_status: 202
-  )pb", &response));
+  )pb",
+                                                            &response));
   const std::string json = ToJson(response);
   EXPECT_EQ(json, R"({
  "member": {
@@ -379,7 +391,8 @@ TEST(ToJsonLine, PrintsOneLineWithProtoFieldNames) {
     final: true
     end_reason: WATCH_END_REASON_CHALLENGED
     elapsed { seconds: 1 nanos: 500000000 }
-  )pb", &message));
+  )pb",
+                                                            &message));
   EXPECT_EQ(ToJsonLine(message),
             "{\"status\":{\"guid\":\"MBR-1\",\"connection_status\":"
             "\"CONNECTION_STATUS_CHALLENGED\",\"challenges\":[{\"guid\":\"CRD-1\","
@@ -408,20 +421,22 @@ class FakeMemberService final : public v1::MemberService::Service {
     response->mutable_pagination()->set_current_page(request->page());
     return grpc::Status::OK;
   }
-  grpc::Status GetMember(grpc::ServerContext* context, const v1::GetMemberRequest* request,
+  grpc::Status GetMember(grpc::ServerContext* context,
+                         const v1::GetMemberRequest* request,
                          v1::GetMemberResponse* response) override {
     if (request->member_identifier() == "slow") return WaitForCancel(context);
     if (request->member_identifier() == "gone") {
       return WithDetails(grpc::StatusCode::NOT_FOUND, "gone", NotFoundDetails());
     }
     // Whether the call came with a deadline at all.
-    const bool has_deadline =
-        context->deadline() < std::chrono::system_clock::now() + std::chrono::hours(24 * 365);
+    const bool has_deadline = context->deadline() < std::chrono::system_clock::now() +
+                                                        std::chrono::hours(24 * 365);
     response->mutable_member()->set_guid(request->member_identifier());
     response->mutable_member()->set_metadata(has_deadline ? "deadline" : "none");
     return grpc::Status::OK;
   }
-  grpc::Status GetMemberStatus(grpc::ServerContext*, const v1::GetMemberStatusRequest* request,
+  grpc::Status GetMemberStatus(grpc::ServerContext*,
+                               const v1::GetMemberStatusRequest* request,
                                v1::GetMemberStatusResponse* response) override {
     response->mutable_status()->set_guid(request->member_identifier());
     return grpc::Status::OK;
@@ -565,7 +580,8 @@ TEST_F(MemberClientCalls, TimeoutIsTheCallsDeadlineAndInfiniteMeansNone) {
 TEST_F(MemberClientCalls, WatchHandsEachMessageToTheCallbackInOrder) {
   std::vector<v1::WatchMemberStatusResponse> seen;
   const grpc::Status status = client_->WatchMemberStatus(
-      WatchOf("MBR-1"), [&](const v1::WatchMemberStatusResponse& m) { seen.push_back(m); },
+      WatchOf("MBR-1"),
+      [&](const v1::WatchMemberStatusResponse& m) { seen.push_back(m); },
       absl::Seconds(5));
   EXPECT_TRUE(status.ok()) << status.error_message();
   ASSERT_EQ(seen.size(), 2u);

@@ -71,7 +71,8 @@ class Pty : public ::testing::Test {
     return (settings.c_lflag & ECHO) != 0;
   }
   void Type(absl::string_view text) {
-    ASSERT_EQ(write(master_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ASSERT_EQ(write(master_, text.data(), text.size()),
+              static_cast<ssize_t>(text.size()));
   }
 
   int master_ = -1;
@@ -102,7 +103,8 @@ TEST_F(Pty, HiddenPromptDoesNotEchoWhatIsTypedAndPutsEchoBack) {
 TEST_F(Pty, VisiblePromptEchoes) {
   auto terminal = StdioTerminal(slave_, slave_, slave_);
   absl::optional<std::string> line;
-  std::thread prompt([&] { line = terminal->Prompt("Username: ", /*hide_input=*/false); });
+  std::thread prompt(
+      [&] { line = terminal->Prompt("Username: ", /*hide_input=*/false); });
   std::string seen;
   ReadUntil(master_, "Username: ", &seen);
   Type("mxuser\n");

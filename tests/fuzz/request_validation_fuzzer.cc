@@ -30,8 +30,9 @@ void CheckRefusal(const absl::Status& status) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const mxgate::MxApiVersion server_default =
-      (data[0] & 1) != 0 ? mxgate::MxApiVersion::kV20250224 : mxgate::MxApiVersion::kV20111101;
+  const mxgate::MxApiVersion server_default = (data[0] & 1) != 0
+                                                  ? mxgate::MxApiVersion::kV20250224
+                                                  : mxgate::MxApiVersion::kV20111101;
   const std::string bytes(reinterpret_cast<const char*>(data + 1), size - 1);
 
   v1::CreateMemberRequest create;

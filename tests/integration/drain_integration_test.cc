@@ -66,7 +66,6 @@ void ExpectDraining(const grpc::Status& status) {
   EXPECT_TRUE(reason.has_retry_info);
 }
 
-
 // The real mxgate, to be stopped by the test's own SIGTERM.
 class DrainingGateway {
  public:
@@ -177,8 +176,9 @@ TEST(Drain, FinishesTheCallInFlightRefusesNewOnesAndExitsZero) {
   const absl::Time signalled = absl::Now();
   gateway.process().Signal(SIGTERM);
 
-  ASSERT_TRUE(Eventually(
-      [&] { return gateway.Health(kMemberServiceName) == HealthCheckResponse::NOT_SERVING; }));
+  ASSERT_TRUE(Eventually([&] {
+    return gateway.Health(kMemberServiceName) == HealthCheckResponse::NOT_SERVING;
+  }));
   EXPECT_LT(absl::Now() - signalled, absl::Milliseconds(500));
   EXPECT_EQ(gateway.Health(""), HealthCheckResponse::SERVING) << "liveness";
 
@@ -220,9 +220,9 @@ TEST(Drain, CutsACallLongerThanTheDrainTimeoutVisiblyAndAbortsItsUpstream) {
 TEST(Drain, EndsAnOpenWatchWithDrainingPromptly) {
   Sandbox sandbox({"--step_ms=40"});
   ASSERT_FALSE(sandbox.url().empty()) << sandbox.process().Stderr();
-  DrainingGateway gateway(sandbox.url(), {"--drain_timeout_ms=5000",
-                                          "--watch_initial_poll_ms=20",
-                                          "--watch_max_poll_ms=200"});
+  DrainingGateway gateway(sandbox.url(),
+                          {"--drain_timeout_ms=5000", "--watch_initial_poll_ms=20",
+                           "--watch_max_poll_ms=200"});
   ASSERT_FALSE(gateway.address().empty()) << gateway.process().Stderr();
 
   // A pending OAuth member: the watch never ends by itself.

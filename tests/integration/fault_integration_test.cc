@@ -66,15 +66,17 @@ HttpAnswer HttpCall(const std::string& method, const std::string& url,
   const size_t colon = authority.rfind(':');
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(std::atoi(authority.c_str() + colon + 1)));
+  address.sin_port =
+      htons(static_cast<uint16_t>(std::atoi(authority.c_str() + colon + 1)));
   inet_pton(AF_INET, authority.substr(0, colon).c_str(), &address.sin_addr);
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   std::string response;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    const std::string request = absl::StrCat(
-        method, " ", path, " HTTP/1.1\r\nHost: ", authority,
-        "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        "Content-Length: ", body.size(), "\r\n\r\n", body);
+    const std::string request =
+        absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", authority,
+                     "\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                     "Content-Length: ",
+                     body.size(), "\r\n\r\n", body);
     send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     char chunk[4096];
     ssize_t n;
@@ -100,9 +102,9 @@ class FaultSuite : public ::testing::Test {
     ASSERT_FALSE(sandbox_->url().empty()) << sandbox_->process().Stderr();
     // No circuit breaker: these tests fail MX on purpose, many times in a
     // row; CircuitBreakerOpensUnderAFault turns it on.
-    gateway_ = new Gateway(sandbox_->url(),
-                           {"--circuit_failure_threshold=0",
-                            absl::StrCat("--mx_timeout_ms=", kMxTimeoutMs)});
+    gateway_ =
+        new Gateway(sandbox_->url(), {"--circuit_failure_threshold=0",
+                                      absl::StrCat("--mx_timeout_ms=", kMxTimeoutMs)});
   }
   static void TearDownTestSuite() {
     delete gateway_;
@@ -117,7 +119,8 @@ class FaultSuite : public ::testing::Test {
   void TearDown() override { HttpCall("DELETE", sandbox_->url() + "/_sandbox/faults"); }
 
   static void SetFaults(const std::string& rules) {
-    const HttpAnswer answer = HttpCall("POST", sandbox_->url() + "/_sandbox/faults", rules);
+    const HttpAnswer answer =
+        HttpCall("POST", sandbox_->url() + "/_sandbox/faults", rules);
     ASSERT_EQ(answer.status, 200) << answer.body;
   }
 
@@ -348,8 +351,10 @@ TEST_P(HttpErrorFault, MapsToTheDocumentedCodeAndIsNotResent) {
                        : "")));
   CreateMemberResponse response;
   absl::Duration took;
-  const grpc::Status status = Create(row.request_id ? NewRequestId() : "", &response, &took);
-  Report(absl::StrCat("http_error ", row.status, row.request_id ? ", request_id" : ", no id"),
+  const grpc::Status status =
+      Create(row.request_id ? NewRequestId() : "", &response, &took);
+  Report(absl::StrCat("http_error ", row.status,
+                      row.request_id ? ", request_id" : ", no id"),
          status, took);
   EXPECT_EQ(status.error_code(), row.code) << status.error_message();
   EXPECT_EQ(ReasonOf(status), row.reason);
@@ -372,15 +377,18 @@ TEST_P(HttpErrorFault, MapsToTheDocumentedCodeAndIsNotResent) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryStatus, HttpErrorFault,
-    ::testing::Values(
-        HttpErrorRow{429, true, grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     "UPSTREAM_RATE_LIMITED", 3},
-        HttpErrorRow{500, true, grpc::StatusCode::INTERNAL, "UPSTREAM_INTERNAL_ERROR", -1},
-        HttpErrorRow{502, false, grpc::StatusCode::UNKNOWN, "UPSTREAM_BAD_GATEWAY", -1},
-        HttpErrorRow{502, true, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_BAD_GATEWAY", -1},
-        HttpErrorRow{503, false, grpc::StatusCode::UNAVAILABLE, "UPSTREAM_UNAVAILABLE", 2},
-        HttpErrorRow{504, true, grpc::StatusCode::DEADLINE_EXCEEDED,
-                     "UPSTREAM_GATEWAY_TIMEOUT", -1}));
+    ::testing::Values(HttpErrorRow{429, true, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "UPSTREAM_RATE_LIMITED", 3},
+                      HttpErrorRow{500, true, grpc::StatusCode::INTERNAL,
+                                   "UPSTREAM_INTERNAL_ERROR", -1},
+                      HttpErrorRow{502, false, grpc::StatusCode::UNKNOWN,
+                                   "UPSTREAM_BAD_GATEWAY", -1},
+                      HttpErrorRow{502, true, grpc::StatusCode::UNAVAILABLE,
+                                   "UPSTREAM_BAD_GATEWAY", -1},
+                      HttpErrorRow{503, false, grpc::StatusCode::UNAVAILABLE,
+                                   "UPSTREAM_UNAVAILABLE", 2},
+                      HttpErrorRow{504, true, grpc::StatusCode::DEADLINE_EXCEEDED,
+                                   "UPSTREAM_GATEWAY_TIMEOUT", -1}));
 
 // ---- Bodies (MX acted; its answer is mangled) -------------------------------
 
@@ -443,7 +451,8 @@ TEST_F(FaultSuite, OversizedBodyIsResourceExhausted) {
 }
 
 TEST_F(FaultSuite, FastEndlessBodyIsCutAtTheSizeCap) {
-  SetFaults(CreateFault("endless_body", R"("count":1,"chunk_bytes":65536,"interval_ms":0)"));
+  SetFaults(
+      CreateFault("endless_body", R"("count":1,"chunk_bytes":65536,"interval_ms":0)"));
   CreateMemberResponse response;
   absl::Duration took;
   const grpc::Status status = Create(NewRequestId(), &response, &took);
@@ -551,16 +560,18 @@ TEST_F(FaultSuite, HalfOfCreatesResetAfterRequestStillCreateEachMemberOnce) {
       ++ok;
     } else {
       // Every attempt was reset: a retry by the caller is safe.
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+          << status.error_message();
       EXPECT_EQ(ReasonOf(status), "UPSTREAM_OUTCOME_UNKNOWN");
       ++unavailable;
     }
     EXPECT_LT(took, kCallBound);
   }
-  std::printf("FAULT reset_after_request 50%%, 20 calls: ok=%d unavailable=%d "
-              "created=%d injected=%d took=%.0fms\n",
-              ok, unavailable, Created(), Injected(),
-              absl::ToDoubleMilliseconds(absl::Now() - start));
+  std::printf(
+      "FAULT reset_after_request 50%%, 20 calls: ok=%d unavailable=%d "
+      "created=%d injected=%d took=%.0fms\n",
+      ok, unavailable, Created(), Injected(),
+      absl::ToDoubleMilliseconds(absl::Now() - start));
   EXPECT_EQ(ok + unavailable, kCalls);
   // Each call's first copy created its member (the fault acts after MX);
   // every re-send met 409: exactly one member per call.
@@ -583,8 +594,10 @@ TEST_F(FaultSuite, HalfOfCreatesRefusedWith503CreateOnlyTheAnsweredOnes) {
       ++unavailable;
     }
   }
-  std::printf("FAULT http_error 503 50%%, 20 calls: ok=%d unavailable=%d created=%d "
-              "injected=%d\n", ok, unavailable, Created(), Injected());
+  std::printf(
+      "FAULT http_error 503 50%%, 20 calls: ok=%d unavailable=%d created=%d "
+      "injected=%d\n",
+      ok, unavailable, Created(), Injected());
   EXPECT_EQ(ok + unavailable, kCalls);
   EXPECT_EQ(Created(), ok);
   EXPECT_EQ(Injected(), unavailable);
@@ -593,9 +606,9 @@ TEST_F(FaultSuite, HalfOfCreatesRefusedWith503CreateOnlyTheAnsweredOnes) {
 // ---- Circuit breaker ---------------------------------------------------------
 
 TEST_F(FaultSuite, CircuitBreakerOpensUnderAFaultAndFailsFast) {
-  Gateway guarded(sandbox_->url(), {"--circuit_failure_threshold=3",
-                                    "--circuit_open_ms=60000",
-                                    absl::StrCat("--mx_timeout_ms=", kMxTimeoutMs)});
+  Gateway guarded(sandbox_->url(),
+                  {"--circuit_failure_threshold=3", "--circuit_open_ms=60000",
+                   absl::StrCat("--mx_timeout_ms=", kMxTimeoutMs)});
   SetFaults(CreateFault("http_error", R"("status":503)"));
   CreateMemberResponse response;
   absl::Duration took;

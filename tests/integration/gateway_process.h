@@ -12,14 +12,14 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
-#include "absl/types/optional.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "mx/platform/v1/member_service.grpc.pb.h"
 #include "sandbox/mx_sandbox.h"  // the seeded ids and guids only
 #include "tests/integration/test_process.h"
@@ -71,8 +71,9 @@ inline ::mx::platform::v1::CreateMemberRequest MxBankRequest(
 
 class Gateway {
  public:
-  Gateway(const std::string& mx_base_url, std::vector<std::string> extra_flags = {},
-          std::string client_id = kClientId, std::string api_key = kApiKey) {
+  explicit Gateway(const std::string& mx_base_url,
+                   std::vector<std::string> extra_flags = {},
+                   std::string client_id = kClientId, std::string api_key = kApiKey) {
     // A short drain: these tests have nothing in flight when they stop the
     // gateway, and a leftover call must not hold the teardown.
     std::vector<std::string> argv = {BinPath("mxgate"), "--listen=127.0.0.1:0",
@@ -123,8 +124,8 @@ class Gateway {
   grpc::Status CreateMember(const ::mx::platform::v1::CreateMemberRequest& request,
                             ::mx::platform::v1::CreateMemberResponse* response,
                             absl::Duration timeout = absl::Seconds(10)) {
-    return Call(&::mx::platform::v1::MemberService::Stub::CreateMember, request,
-                response, timeout);
+    return Call(&::mx::platform::v1::MemberService::Stub::CreateMember, request, response,
+                timeout);
   }
 
  private:

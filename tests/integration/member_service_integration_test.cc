@@ -27,7 +27,6 @@ using ::mxgate::testing::MxBankRequest;
 using ::mxgate::testing::ReasonOf;
 using ::mxgate::testing::Sandbox;
 
-
 struct Watched {
   std::vector<v1::WatchMemberStatusResponse> messages;
   grpc::Status status;
@@ -38,10 +37,10 @@ class MemberFlow : public ::testing::Test {
   static void SetUpTestSuite() {
     sandbox_ = new Sandbox({"--step_ms=40"});
     ASSERT_FALSE(sandbox_->url().empty()) << sandbox_->process().Stderr();
-    gateway_ = new Gateway(sandbox_->url(),
-                           {"--watch_initial_poll_ms=20", "--watch_max_poll_ms=200",
-                            "--watch_member_poll_interval_ms=0",
-                            "--watch_max_polls_per_second=1000"});
+    gateway_ = new Gateway(
+        sandbox_->url(),
+        {"--watch_initial_poll_ms=20", "--watch_max_poll_ms=200",
+         "--watch_member_poll_interval_ms=0", "--watch_max_polls_per_second=1000"});
     ASSERT_FALSE(gateway_->address().empty());
   }
 
@@ -95,8 +94,8 @@ class MemberFlow : public ::testing::Test {
     }
   }
 
-  static grpc::Status Resume(const std::string& member_guid, const v1::Challenge& challenge,
-                             const std::string& answer) {
+  static grpc::Status Resume(const std::string& member_guid,
+                             const v1::Challenge& challenge, const std::string& answer) {
     v1::ResumeMemberRequest request;
     request.set_user_identifier(sandbox::kDemoUserId);
     request.set_member_identifier(member_guid);
@@ -143,7 +142,8 @@ TEST_F(MemberFlow, UnknownInstitutionIsNotFound) {
 TEST_F(MemberFlow, PlainPasswordConnects) {
   const std::string guid = CreateMxBankMember(::mxgate::testing::kPassword);
   const Watched watched = Watch(guid);
-  ExpectEndedWith(watched, v1::WATCH_END_REASON_CONNECTED, v1::CONNECTION_STATUS_CONNECTED);
+  ExpectEndedWith(watched, v1::WATCH_END_REASON_CONNECTED,
+                  v1::CONNECTION_STATUS_CONNECTED);
   EXPECT_FALSE(watched.messages.back().status().is_being_aggregated());
   EXPECT_TRUE(watched.messages.back().status().has_successfully_aggregated_at());
 
@@ -167,7 +167,8 @@ class EachChallenge : public MemberFlow,
 TEST_P(EachChallenge, RightAnswerConnects) {
   const std::string guid = CreateMxBankMember(GetParam().password);
   const Watched first = Watch(guid);
-  ExpectEndedWith(first, v1::WATCH_END_REASON_CHALLENGED, v1::CONNECTION_STATUS_CHALLENGED);
+  ExpectEndedWith(first, v1::WATCH_END_REASON_CHALLENGED,
+                  v1::CONNECTION_STATUS_CHALLENGED);
   const v1::MemberStatus& challenged = first.messages.back().status();
   ASSERT_EQ(challenged.challenges_size(), 1);
   EXPECT_EQ(challenged.challenges(0).type(), GetParam().type);
@@ -231,10 +232,12 @@ TEST_F(MemberFlow, OAuthMemberConnectsOnceItsWindowIsOpened) {
   const Watched pending = Watch(guid, absl::Milliseconds(300));
   EXPECT_EQ(pending.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_EQ(pending.messages.size(), 1u);
-  EXPECT_EQ(pending.messages[0].status().connection_status(), v1::CONNECTION_STATUS_PENDING);
+  EXPECT_EQ(pending.messages[0].status().connection_status(),
+            v1::CONNECTION_STATUS_PENDING);
   EXPECT_FALSE(pending.messages[0].final());
 
-  EXPECT_THAT(HttpGet(created.member().oauth_window_uri()), ::testing::HasSubstr("Authorized"));
+  EXPECT_THAT(HttpGet(created.member().oauth_window_uri()),
+              ::testing::HasSubstr("Authorized"));
   ExpectEndedWith(Watch(guid), v1::WATCH_END_REASON_CONNECTED,
                   v1::CONNECTION_STATUS_CONNECTED);
 }

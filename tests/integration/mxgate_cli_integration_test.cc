@@ -16,8 +16,8 @@
 
 #include <map>
 #include <ostream>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -123,7 +123,8 @@ CliResult RunCli(const std::vector<std::string>& args,
 
 std::ostream& operator<<(std::ostream& out, const CliResult& result) {
   return out << "exit " << result.exit_code << "\nstdout:\n"
-             << result.out << "\nstderr:\n" << result.err;
+             << result.out << "\nstderr:\n"
+             << result.err;
 }
 
 // mxgate-cli running while the test reads its output as it comes and types
@@ -321,7 +322,8 @@ class CliAgainstGateway : public ::testing::Test {
   }
 
   // create-member for the demo user at mxbank with both credentials.
-  static std::vector<std::string> MxBankArgs(const std::string& user = sandbox::kDemoUserId) {
+  static std::vector<std::string> MxBankArgs(
+      const std::string& user = sandbox::kDemoUserId) {
     return {"create-member",
             *target_,
             "--user=" + user,
@@ -350,8 +352,9 @@ TEST_F(CliAgainstGateway, CreatesMemberAndPrintsTheResponseAsProto3Json) {
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_THAT(result.err, IsEmpty());
   EXPECT_THAT(result.out, HasSubstr("\n \"http_status\": 202\n"));
-  EXPECT_THAT(result.out,
-              HasSubstr("\n \"outcome\": \"CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED\""));
+  EXPECT_THAT(
+      result.out,
+      HasSubstr("\n \"outcome\": \"CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED\""));
   const v1::CreateMemberResponse response = ParseResponse(result.out);
   EXPECT_EQ(response.http_status(), 202);
   EXPECT_EQ(response.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
@@ -420,11 +423,11 @@ TEST_F(CliAgainstGateway, MissingCredentialsAreInvalidArgumentWithBadRequest) {
 // guid.
 std::string CreateMxBankMember(const std::string& target, const std::string& password,
                                const std::string& member_id) {
-  const CliResult result = RunCli(
-      {"create-member", target, "--user=demo-user", "--institution=mxbank",
-       absl::StrCat("--credential=", sandbox::kMxBankUsernameGuid, "=mxuser"),
-       absl::StrCat("--credential=", sandbox::kMxBankPasswordGuid, "=", password),
-       "--member-id=" + member_id});
+  const CliResult result =
+      RunCli({"create-member", target, "--user=demo-user", "--institution=mxbank",
+              absl::StrCat("--credential=", sandbox::kMxBankUsernameGuid, "=mxuser"),
+              absl::StrCat("--credential=", sandbox::kMxBankPasswordGuid, "=", password),
+              "--member-id=" + member_id});
   EXPECT_EQ(result.exit_code, 0) << result;
   return ParseResponse(result.out).member().guid();
 }
@@ -501,7 +504,8 @@ TEST_F(CliAgainstGateway, WatchPrintsAJsonLinePerChangeAndExits0WhenConnected) {
   for (size_t i = 0; i + 1 < messages.size(); ++i) EXPECT_FALSE(messages[i].final());
   EXPECT_TRUE(messages.back().final());
   EXPECT_EQ(messages.back().end_reason(), v1::WATCH_END_REASON_CONNECTED);
-  EXPECT_EQ(messages.back().status().connection_status(), v1::CONNECTION_STATUS_CONNECTED);
+  EXPECT_EQ(messages.back().status().connection_status(),
+            v1::CONNECTION_STATUS_CONNECTED);
 }
 
 TEST_F(CliAgainstGateway, WatchExits4ForAnEndState) {
@@ -559,10 +563,14 @@ TEST_F(CliAgainstGateway, WatchExits3WhenChallengedAndResumeAnswers) {
 // ---------------------------------------------------------------------------
 // connect, without a terminal: every value by flag.
 
-std::vector<std::string> ConnectArgs(const std::string& target, const std::string& password,
+std::vector<std::string> ConnectArgs(const std::string& target,
+                                     const std::string& password,
                                      std::vector<std::string> more = {}) {
-  std::vector<std::string> args = {"connect", target, "--user=demo-user",
-                                   "--institution=mxbank", "--credential=LOGIN=mxuser",
+  std::vector<std::string> args = {"connect",
+                                   target,
+                                   "--user=demo-user",
+                                   "--institution=mxbank",
+                                   "--credential=LOGIN=mxuser",
                                    "--credential=PASSWORD=" + password};
   args.insert(args.end(), more.begin(), more.end());
   return args;
@@ -574,7 +582,8 @@ std::vector<std::string> Lines(const std::string& out) {
 }
 
 TEST_F(CliAgainstGateway, ConnectPrintsEachStatusOnceAndExits0WhenConnected) {
-  const CliResult result = RunCli(ConnectArgs(*target_, kPassword, {"--member-id=cli-c-1"}));
+  const CliResult result =
+      RunCli(ConnectArgs(*target_, kPassword, {"--member-id=cli-c-1"}));
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_THAT(result.err, IsEmpty());
   const std::vector<std::string> lines = Lines(result.out);
@@ -597,10 +606,10 @@ TEST_F(CliAgainstGateway, ConnectTakesGuidsAndAFile) {
       absl::StrCat("# MX Bank\n", sandbox::kMxBankPasswordGuid, "=", kPassword, "\n");
   ASSERT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   close(fd);
-  const CliResult result = RunCli(
-      {"connect", *target_, "--user=demo-user", "--institution=mxbank",
-       absl::StrCat("--credential=", sandbox::kMxBankUsernameGuid, "=mxuser"),
-       absl::StrCat("--credentials-file=", path)});
+  const CliResult result =
+      RunCli({"connect", *target_, "--user=demo-user", "--institution=mxbank",
+              absl::StrCat("--credential=", sandbox::kMxBankUsernameGuid, "=mxuser"),
+              absl::StrCat("--credentials-file=", path)});
   unlink(path);
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_THAT(Lines(result.out).back(), EndsWith(" is CONNECTED."));
@@ -687,8 +696,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "CONNECTED"},
         ChallengeCase{"OptionsRightByNumber", "options",
                       "Where should we send your one-time code?", "1", 0, "CONNECTED"},
-        ChallengeCase{"OptionsWrong", "options", "Where should we send your one-time code?",
-                      "incorrect", 4, "DENIED"},
+        ChallengeCase{"OptionsWrong", "options",
+                      "Where should we send your one-time code?", "incorrect", 4,
+                      "DENIED"},
         ChallengeCase{"ImageRight", "image", "What is shown in this image?", "correct", 0,
                       "CONNECTED"},
         ChallengeCase{"ImageWrong", "image", "What is shown in this image?", kAnswer, 4,
@@ -696,15 +706,16 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<ChallengeCase>& info) { return info.param.name; });
 
 TEST_F(CliAgainstGateway, ConnectUsesAnswersInOrderThroughAFollowUpChallenge) {
-  const CliResult result =
-      RunCli(ConnectArgs(*target_, "challenge", {"--answer=challenge", "--answer=correct"}));
+  const CliResult result = RunCli(
+      ConnectArgs(*target_, "challenge", {"--answer=challenge", "--answer=correct"}));
   ASSERT_EQ(result.exit_code, 0) << result;
   const std::vector<std::string> lines = Lines(result.out);
   EXPECT_THAT(lines, ::testing::Contains(
                          "MFA question: What is the name of your first pet? (answered by "
                          "--answer #1)"));
-  EXPECT_THAT(lines, ::testing::Contains(
-                         "MFA question: What city were you born in? (answered by --answer #2)"));
+  EXPECT_THAT(lines,
+              ::testing::Contains(
+                  "MFA question: What city were you born in? (answered by --answer #2)"));
   EXPECT_THAT(lines.back(), EndsWith(" is CONNECTED."));
 }
 
@@ -729,9 +740,9 @@ TEST_F(CliAgainstGateway, ConnectWithoutAnswersExits3AndItsHintResumes) {
 }
 
 TEST_F(CliAgainstGateway, ConnectOauthPrintsTheUrlAndConnectsOnceItIsOpened) {
-  CliSession cli({"connect", *target_, "--user=demo-user", "--institution=mx_bank_oauth",
-                  "--oauth"},
-                 /*on_terminal=*/false);
+  CliSession cli(
+      {"connect", *target_, "--user=demo-user", "--institution=mx_bank_oauth", "--oauth"},
+      /*on_terminal=*/false);
   ASSERT_TRUE(cli.WaitFor("allow access:\n")) << cli.output();
   const std::string url = cli.RestOfLine();
   ASSERT_THAT(url, StartsWith("http://" + *sandbox_address_ + "/oauth/authorize/MBR-"));
@@ -760,7 +771,8 @@ TEST_F(CliAgainstGateway, ConnectAsksOnTheTerminalWithoutEchoingThePassword) {
   cli.Type("1\n");
   ASSERT_EQ(cli.WaitForExit(), 0) << cli.output();
   const std::string& screen = cli.output();
-  EXPECT_THAT(screen, StartsWith("Username: mxuser\r\nPassword: \r\nCreated member MBR-"));
+  EXPECT_THAT(screen,
+              StartsWith("Username: mxuser\r\nPassword: \r\nCreated member MBR-"));
   EXPECT_THAT(screen, Not(HasSubstr("options")));
   EXPECT_THAT(screen, HasSubstr("\r\nWhere should we send your one-time code?\r\n"
                                 "  1) Text (***) ***-0123\r\n"
@@ -835,10 +847,10 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"NoCommandOnlyFlags",
                   {"--user=u"},
                   absl::StrCat("name a command: ", kCommands)},
-        UsageCase{"UnknownCommand",
-                  {"remove-member"},
-                  absl::StrCat("unknown command \"remove-member\" (known: ", kCommands,
-                               ")")},
+        UsageCase{
+            "UnknownCommand",
+            {"remove-member"},
+            absl::StrCat("unknown command \"remove-member\" (known: ", kCommands, ")")},
         UsageCase{"FlagOfAnotherCommand",
                   {"get-member", "--user=u", "--member-id=m"},
                   "--member_id does not apply to get-member"},
@@ -856,9 +868,8 @@ INSTANTIATE_TEST_SUITE_P(
                   {"connect", "--user=u", "--institution=mx_bank_oauth", "--oauth",
                    "--credential=LOGIN=x"},
                   "--oauth takes no credentials: the person signs in at the institution"},
-        UsageCase{"ExtraArgument",
-                  {"create-member", "extra"},
-                  "unexpected argument \"extra\""},
+        UsageCase{
+            "ExtraArgument", {"create-member", "extra"}, "unexpected argument \"extra\""},
         UsageCase{"UnknownProduct",
                   {"create-member", "--user=u", "--product=bogus"},
                   "--product: unknown product \"bogus\" (account_verification, "
@@ -880,27 +891,47 @@ TEST(MxgateCli, HelpListsEveryFlag) {
   const CliResult result = RunCli({"--help"});
   // absl ends --help with its own exit code; only the listing is ours.
   EXPECT_NE(result.exit_code, -1) << result;
-  for (const char* command : {"create-member", "list-credentials", "get-member",
-                              "get-status", "resume", "delete-member", "watch", "connect"}) {
+  for (const char* command :
+       {"create-member", "list-credentials", "get-member", "get-status", "resume",
+        "delete-member", "watch", "connect"}) {
     EXPECT_THAT(result.out, HasSubstr(absl::StrCat("\n  mxgate-cli ", command, " ")));
   }
   EXPECT_THAT(result.out, HasSubstr("--credential=PASSWORD=..."));
-  EXPECT_THAT(result.out, HasSubstr("Exit codes:\n"
-                                    "  0  success; watch, connect: the member is CONNECTED\n"
-                                    "  1  the call failed: the error as JSON on stderr\n"
-                                    "  2  usage error: bad flags, or a value missing and no "
-                                    "terminal to ask\n"
-                                    "  3  watch, connect: CHALLENGED, MFA questions wait for "
-                                    "answers (resume)\n"
-                                    "  4  watch, connect: an end state such as DENIED or "
-                                    "FAILED"));
-  for (const char* flag :
-       {"target", "timeout_ms", "watch_timeout_ms", "user", "member", "institution",
-        "credential", "credentials_file", "answer", "page", "records_per_page", "product",
-        "use_case", "member_id", "metadata", "oauth", "skip_aggregation",
-        "background_aggregation_is_disabled", "callback_payload", "accept_version",
-        "client_redirect_url", "enable_app2app", "referral_source",
-        "ui_message_webview_url_scheme", "request_id"}) {
+  EXPECT_THAT(result.out,
+              HasSubstr("Exit codes:\n"
+                        "  0  success; watch, connect: the member is CONNECTED\n"
+                        "  1  the call failed: the error as JSON on stderr\n"
+                        "  2  usage error: bad flags, or a value missing and no "
+                        "terminal to ask\n"
+                        "  3  watch, connect: CHALLENGED, MFA questions wait for "
+                        "answers (resume)\n"
+                        "  4  watch, connect: an end state such as DENIED or "
+                        "FAILED"));
+  for (const char* flag : {"target",
+                           "timeout_ms",
+                           "watch_timeout_ms",
+                           "user",
+                           "member",
+                           "institution",
+                           "credential",
+                           "credentials_file",
+                           "answer",
+                           "page",
+                           "records_per_page",
+                           "product",
+                           "use_case",
+                           "member_id",
+                           "metadata",
+                           "oauth",
+                           "skip_aggregation",
+                           "background_aggregation_is_disabled",
+                           "callback_payload",
+                           "accept_version",
+                           "client_redirect_url",
+                           "enable_app2app",
+                           "referral_source",
+                           "ui_message_webview_url_scheme",
+                           "request_id"}) {
     // A long name puts its description on the next line.
     EXPECT_THAT(result.out,
                 ::testing::AnyOf(HasSubstr(absl::StrCat("\n    --", flag, " (")),

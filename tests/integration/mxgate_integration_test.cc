@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <set>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,11 +38,11 @@ namespace v1 = ::mx::platform::v1;
 using ::mxgate::testing::BinPath;
 using ::mxgate::testing::ChildProcess;
 using ::mxgate::testing::FindDetail;
-using ::mxgate::testing::MxBankRequest;
 using ::mxgate::testing::Gateway;
 using ::mxgate::testing::kApiKey;
 using ::mxgate::testing::kClientId;
 using ::mxgate::testing::kPassword;
+using ::mxgate::testing::MxBankRequest;
 using ::mxgate::testing::RecordedRequest;
 using ::mxgate::testing::RecordingUpstream;
 using ::mxgate::testing::Sandbox;
@@ -55,18 +55,17 @@ using ::testing::Pair;
 
 constexpr char kUuidV4[] =
     "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
-constexpr char kTraceparent[] =
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 // What the log may hold of the user "user 1 ü": printf 'user 1 ü' | sha256sum,
 // first 16 hex digits.
 constexpr char kUser1Hash[] = "866d05364ba629a4";
 
 google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status) {
-  absl::optional<google::rpc::ErrorInfo> info = FindDetail<google::rpc::ErrorInfo>(status);
+  absl::optional<google::rpc::ErrorInfo> info =
+      FindDetail<google::rpc::ErrorInfo>(status);
   EXPECT_TRUE(info.has_value()) << "no ErrorInfo in " << status.error_message();
   return info.value_or(google::rpc::ErrorInfo());
 }
-
 
 // ---------------------------------------------------------------------------
 // Against the real sandbox.
@@ -103,7 +102,8 @@ TEST_F(AgainstSandbox, HealthIsServingForTheServerAndTheService) {
     request.set_service(service);
     grpc::health::v1::HealthCheckResponse response;
     const grpc::Status status = health->Check(&context, request, &response);
-    ASSERT_TRUE(status.ok()) << "service \"" << service << "\": " << status.error_message();
+    ASSERT_TRUE(status.ok()) << "service \"" << service
+                             << "\": " << status.error_message();
     EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
         << "service \"" << service << "\"";
   }
@@ -290,21 +290,21 @@ TEST_F(AgainstRecorder, SendsExactlyTheRestCallMxExpects) {
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].method, "POST");
   EXPECT_EQ(requests[0].target, "/users/user%201%20%C3%BC/members");
-  const std::string body = absl::StrCat(
-      R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
-      sandbox::kMxBankUsernameGuid, R"(","value":"mxuser"},{"guid":")",
-      sandbox::kMxBankPasswordGuid, R"(","value":")", kPassword,
-      R"("}]},"data_request":{"products":["transactions"]}})");
-  EXPECT_THAT(requests[0].headers,
-              ElementsAre(Pair("Host", absl::StrCat("127.0.0.1:", upstream_.port())),
-                          Pair("Accept", "application/json"),
-                          Pair("Accept-Version", "v20250224"),
-                          Pair("Authorization", "Basic aXQtY2xpZW50LWlkOml0LWFwaS1rZXktN2YzYTlj"),
-                          Pair("Content-Type", "application/json"),
-                          Pair("User-Agent", "mxgate/" MXGATE_VERSION),
-                          Pair("X-Request-Id", MatchesRegex(kUuidV4)),
-                          Pair("X-CALLBACK-PAYLOAD", "aGVsbG8="),
-                          Pair("Content-Length", absl::StrCat(body.size()))));
+  const std::string body =
+      absl::StrCat(R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
+                   sandbox::kMxBankUsernameGuid, R"(","value":"mxuser"},{"guid":")",
+                   sandbox::kMxBankPasswordGuid, R"(","value":")", kPassword,
+                   R"("}]},"data_request":{"products":["transactions"]}})");
+  EXPECT_THAT(
+      requests[0].headers,
+      ElementsAre(Pair("Host", absl::StrCat("127.0.0.1:", upstream_.port())),
+                  Pair("Accept", "application/json"), Pair("Accept-Version", "v20250224"),
+                  Pair("Authorization", "Basic aXQtY2xpZW50LWlkOml0LWFwaS1rZXktN2YzYTlj"),
+                  Pair("Content-Type", "application/json"),
+                  Pair("User-Agent", "mxgate/" MXGATE_VERSION),
+                  Pair("X-Request-Id", MatchesRegex(kUuidV4)),
+                  Pair("X-CALLBACK-PAYLOAD", "aGVsbG8="),
+                  Pair("Content-Length", absl::StrCat(body.size()))));
   EXPECT_EQ(requests[0].body, body);
   EXPECT_EQ(response.http_status(), 202);
   EXPECT_EQ(response.member().guid(), "MBR-1");
@@ -320,7 +320,8 @@ TEST_F(AgainstRecorder, ForwardsTheCallersRequestIdAndTraceContextToMx) {
   context.AddMetadata("tracestate", "vendor=it");
   context.AddMetadata("x-callback-payload", "aGVsbG8=");
   v1::CreateMemberResponse response;
-  ASSERT_TRUE(gateway_.stub().CreateMember(&context, MxBankRequest("USR-1"), &response).ok());
+  ASSERT_TRUE(
+      gateway_.stub().CreateMember(&context, MxBankRequest("USR-1"), &response).ok());
 
   const auto& returned = context.GetServerInitialMetadata();
   ASSERT_EQ(returned.count("x-request-id"), 1u);
@@ -336,13 +337,15 @@ TEST_F(AgainstRecorder, ForwardsTheCallersRequestIdAndTraceContextToMx) {
 }
 
 TEST_F(AgainstRecorder, V20111101UsesItsMediaTypeAndNoCallbackHeaderWhenUnset) {
-  upstream_.Enqueue({202, {{"Content-Type", "application/vnd.mx.api.v1+json"}}, kMemberBody});
+  upstream_.Enqueue(
+      {202, {{"Content-Type", "application/vnd.mx.api.v1+json"}}, kMemberBody});
   v1::CreateMemberRequest request = MxBankRequest("USR-1");
   request.set_accept_version("v20111101");
   v1::CreateMemberResponse response;
   ASSERT_TRUE(gateway_.CreateMember(request, &response).ok());
   const RecordedRequest sent = upstream_.requests().at(0);
-  EXPECT_THAT(sent.headers, ::testing::Contains(Pair("Accept", "application/vnd.mx.api.v1+json")));
+  EXPECT_THAT(sent.headers,
+              ::testing::Contains(Pair("Accept", "application/vnd.mx.api.v1+json")));
   EXPECT_THAT(sent.headers, ::testing::Contains(Pair("Accept-Version", "v20111101")));
   for (const auto& [name, value] : sent.headers) EXPECT_NE(name, "X-CALLBACK-PAYLOAD");
   EXPECT_EQ(response.member().guid(), "MBR-1");
@@ -384,8 +387,10 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorRow{401, grpc::StatusCode::UNAUTHENTICATED, "UPSTREAM_UNAUTHENTICATED"},
         ErrorRow{403, grpc::StatusCode::PERMISSION_DENIED, "UPSTREAM_PERMISSION_DENIED"},
         ErrorRow{404, grpc::StatusCode::NOT_FOUND, "UPSTREAM_NOT_FOUND"},
-        ErrorRow{405, grpc::StatusCode::FAILED_PRECONDITION, "UPSTREAM_CONSTRAINT_NOT_MET"},
-        ErrorRow{406, grpc::StatusCode::FAILED_PRECONDITION, "UPSTREAM_VERSION_NOT_ACCEPTED"},
+        ErrorRow{405, grpc::StatusCode::FAILED_PRECONDITION,
+                 "UPSTREAM_CONSTRAINT_NOT_MET"},
+        ErrorRow{406, grpc::StatusCode::FAILED_PRECONDITION,
+                 "UPSTREAM_VERSION_NOT_ACCEPTED"},
         ErrorRow{409, grpc::StatusCode::ALREADY_EXISTS, "UPSTREAM_CONFLICT"},
         ErrorRow{422, grpc::StatusCode::INVALID_ARGUMENT, "UPSTREAM_UNPROCESSABLE"},
         ErrorRow{429, grpc::StatusCode::RESOURCE_EXHAUSTED, "UPSTREAM_RATE_LIMITED"},
@@ -403,7 +408,8 @@ TEST_F(AgainstRecorder, RateLimitCarriesRetryInfoFromRetryAfter) {
   v1::CreateMemberResponse response;
   const grpc::Status status = gateway_.CreateMember(MxBankRequest(), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  absl::optional<google::rpc::RetryInfo> retry = FindDetail<google::rpc::RetryInfo>(status);
+  absl::optional<google::rpc::RetryInfo> retry =
+      FindDetail<google::rpc::RetryInfo>(status);
   ASSERT_TRUE(retry.has_value());
   EXPECT_EQ(retry->retry_delay().seconds(), 7);
   EXPECT_EQ(ErrorInfoOf(status).metadata().count("mx_error_message"), 0u);
@@ -420,7 +426,8 @@ TEST_F(AgainstRecorder, MalformedSuccessBodyIsInternal) {
 }
 
 TEST_F(AgainstRecorder, NullHeavyBodyIsAccepted) {
-  upstream_.Enqueue({202, {},
+  upstream_.Enqueue({202,
+                     {},
                      R"({"member":{"guid":"MBR-2","connection_status":null,)"
                      R"("is_being_aggregated":null,"aggregated_at":null,)"
                      R"("most_recent_job_guid":true,"name":null,"extra":{"x":1}}})"});
@@ -567,7 +574,8 @@ TEST(GatewayLog, OneJsonLinePerCallWithTheUserHashedAndNoSecret) {
   const std::string log = LogOfTwoCalls({});
   const std::vector<std::string> lines = JsonLines(log);
   ASSERT_EQ(lines.size(), 2u) << log;
-  EXPECT_THAT(lines[0], HasSubstr(R"("level":"info","method":"CreateMember","code":"OK",)"));
+  EXPECT_THAT(lines[0],
+              HasSubstr(R"("level":"info","method":"CreateMember","code":"OK",)"));
   EXPECT_THAT(lines[0], HasSubstr(R"("upstream_status":202,"request_id":"it-log-1",)"
                                   R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",)"));
   EXPECT_THAT(lines[0], HasSubstr(absl::StrCat(R"("user":")", kUser1Hash,
@@ -577,14 +585,15 @@ TEST(GatewayLog, OneJsonLinePerCallWithTheUserHashedAndNoSecret) {
   EXPECT_THAT(lines[1], HasSubstr(R"("upstream_status":404,"request_id":"it-log-2",)"));
   EXPECT_THAT(lines[1], HasSubstr(R"("reason":"UPSTREAM_NOT_FOUND"})"));
   for (const std::string secret :
-       {"user 1", "user%201", kApiKey, kClientId, kPassword, "mxuser", "aGVsbG8=",
-        "aXQtY2xpZW50", "Authorization", "Basic ", "no such user"}) {
+       {"user 1", "user%201", kApiKey, kClientId, kPassword, "mxuser",
+        "aGVsbG8=", "aXQtY2xpZW50", "Authorization", "Basic ", "no such user"}) {
     EXPECT_THAT(log, Not(HasSubstr(secret))) << "the log holds " << secret;
   }
 }
 
 TEST(GatewayLog, LogLevelWarningKeepsOnlyTheFailedCall) {
-  const std::vector<std::string> lines = JsonLines(LogOfTwoCalls({"--log_level=warning"}));
+  const std::vector<std::string> lines =
+      JsonLines(LogOfTwoCalls({"--log_level=warning"}));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_THAT(lines[0], HasSubstr(R"("request_id":"it-log-2")"));
   EXPECT_THAT(JsonLines(LogOfTwoCalls({"--log_level=off"})), ::testing::IsEmpty());
@@ -680,22 +689,27 @@ TEST(GatewayMetrics, CountRpcsByCodeUpstreamAnswersByStatusAndConnections) {
   constexpr char kCreate[] =
       R"(grpc_method="CreateMember",grpc_service="mx.platform.v1.MemberService",)"
       R"(grpc_type="unary")";
-  EXPECT_THAT(Samples(text, "grpc_server_handled_total"),
-              ::testing::UnorderedElementsAre(
-                  absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", kCreate, "} 1"),
-                  absl::StrCat(R"(grpc_server_handled_total{grpc_code="NOT_FOUND",)", kCreate,
-                               "} 1"),
-                  absl::StrCat(R"(grpc_server_handled_total{grpc_code="INVALID_ARGUMENT",)",
-                               kCreate, "} 1")));
-  EXPECT_THAT(Samples(text, "grpc_server_handling_seconds_count"),
-              ElementsAre(absl::StrCat("grpc_server_handling_seconds_count{", kCreate, "} 3")));
+  EXPECT_THAT(
+      Samples(text, "grpc_server_handled_total"),
+      ::testing::UnorderedElementsAre(
+          absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", kCreate, "} 1"),
+          absl::StrCat(R"(grpc_server_handled_total{grpc_code="NOT_FOUND",)", kCreate,
+                       "} 1"),
+          absl::StrCat(R"(grpc_server_handled_total{grpc_code="INVALID_ARGUMENT",)",
+                       kCreate, "} 1")));
+  EXPECT_THAT(
+      Samples(text, "grpc_server_handling_seconds_count"),
+      ElementsAre(absl::StrCat("grpc_server_handling_seconds_count{", kCreate, "} 3")));
   // The invalid request never reached MX.
-  EXPECT_THAT(Samples(text, "mxgate_upstream_responses_total"),
-              ::testing::UnorderedElementsAre(
-                  R"(mxgate_upstream_responses_total{operation="createMember",status="202"} 1)",
-                  R"(mxgate_upstream_responses_total{operation="createMember",status="404"} 1)"));
-  EXPECT_THAT(Samples(text, "mxgate_upstream_request_seconds_count"),
-              ElementsAre(R"(mxgate_upstream_request_seconds_count{operation="createMember"} 2)"));
+  EXPECT_THAT(
+      Samples(text, "mxgate_upstream_responses_total"),
+      ::testing::UnorderedElementsAre(
+          R"(mxgate_upstream_responses_total{operation="createMember",status="202"} 1)",
+          R"(mxgate_upstream_responses_total{operation="createMember",status="404"} 1)"));
+  EXPECT_THAT(
+      Samples(text, "mxgate_upstream_request_seconds_count"),
+      ElementsAre(
+          R"(mxgate_upstream_request_seconds_count{operation="createMember"} 2)"));
   EXPECT_THAT(Samples(text, "mxgate_upstream_failures_total"), ::testing::IsEmpty());
   EXPECT_THAT(SamplesOnceEqual("http://" + gateway.metrics_address() + "/metrics",
                                "mxgate_calls_in_flight", {"mxgate_calls_in_flight 0"}),
@@ -706,7 +720,8 @@ TEST(GatewayMetrics, CountRpcsByCodeUpstreamAnswersByStatusAndConnections) {
               ElementsAre("mxgate_upstream_connections_open 1"));
   EXPECT_THAT(Samples(text, "mxgate_upstream_connections_opened_total"),
               ElementsAre("mxgate_upstream_connections_opened_total 1"));
-  for (const std::string secret : {"user-a", kApiKey, kClientId, kPassword, "no such user"}) {
+  for (const std::string secret :
+       {"user-a", kApiKey, kClientId, kPassword, "no such user"}) {
     EXPECT_THAT(text, Not(HasSubstr(secret))) << "the metrics hold " << secret;
   }
 }
@@ -740,8 +755,9 @@ TEST(GatewayMetrics, UpstreamFailuresAreCountedByReasonAndCallsInFlightShown) {
   EXPECT_THAT(Samples(text, "mxgate_upstream_failures_total"),
               ElementsAre(R"(mxgate_upstream_failures_total{operation="createMember",)"
                           R"(reason="UPSTREAM_TIMEOUT"} 1)"));
-  EXPECT_THAT(SamplesOnceEqual(url, "mxgate_calls_in_flight", {"mxgate_calls_in_flight 0"}),
-              ElementsAre("mxgate_calls_in_flight 0"));
+  EXPECT_THAT(
+      SamplesOnceEqual(url, "mxgate_calls_in_flight", {"mxgate_calls_in_flight 0"}),
+      ElementsAre("mxgate_calls_in_flight 0"));
 }
 
 // ---------------------------------------------------------------------------
@@ -813,11 +829,16 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         RefusalCase{"NoCredentials", {}, false, "no MX credentials"},
         RefusalCase{"PlainHttpToRemoteHost",
-                    {"--mx_base_url=http://api.mx.com"}, true, "non-loopback"},
-        RefusalCase{"UnknownApiVersion", {"--mx_api_version=v1"}, true, "--mx_api_version"},
+                    {"--mx_base_url=http://api.mx.com"},
+                    true,
+                    "non-loopback"},
+        RefusalCase{
+            "UnknownApiVersion", {"--mx_api_version=v1"}, true, "--mx_api_version"},
         RefusalCase{"UnknownLogLevel", {"--log_level=debug"}, true, "--log_level"},
         RefusalCase{"UnreadableCredentialsFile",
-                    {"--mx_credentials_file=/nonexistent/creds"}, false, "cannot read"}),
+                    {"--mx_credentials_file=/nonexistent/creds"},
+                    false,
+                    "cannot read"}),
     [](const ::testing::TestParamInfo<RefusalCase>& info) { return info.param.name; });
 
 }  // namespace

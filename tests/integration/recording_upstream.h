@@ -32,7 +32,7 @@ namespace mxgate::testing {
 
 struct RecordedRequest {
   std::string method;
-  std::string target;  // path and query as sent
+  std::string target;                                        // path and query as sent
   std::vector<std::pair<std::string, std::string>> headers;  // as sent
   std::string body;
 };
@@ -69,6 +69,7 @@ class RecordingUpstream {
     absl::MutexLock lock(&mu_);
     for (int fd : connections_) shutdown(fd, SHUT_RDWR);
     mu_.Await(absl::Condition(
+        // cppcheck-suppress constParameter ; absl::Condition wants bool (*)(T*), T = int
         +[](int* active) { return *active == 0; }, &active_));
   }
 
@@ -170,8 +171,7 @@ class RecordingUpstream {
     while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
       if (!ReadMore(fd, buffer)) return false;
     }
-    std::vector<std::string> lines =
-        absl::StrSplit(buffer.substr(0, head_end), "\r\n");
+    std::vector<std::string> lines = absl::StrSplit(buffer.substr(0, head_end), "\r\n");
     std::vector<std::string> request_line = absl::StrSplit(lines[0], ' ');
     if (request_line.size() != 3) return false;
     request.method = request_line[0];

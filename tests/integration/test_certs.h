@@ -7,10 +7,10 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <system_error>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 
@@ -25,7 +25,8 @@ class TestCerts {
     // P-256 keys: quick to make. Valid for one day.
     const std::string script = absl::StrCat(
         "set -e; cd '", dir_, "'\n",
-        "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1; }\n",
+        "key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1; "
+        "}\n",
         "key ca.key; key server.key; key client.key\n",
         "openssl req -x509 -new -key ca.key -subj /CN=mxgate-test-ca -days 1 "
         "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign "

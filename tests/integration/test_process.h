@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -34,9 +34,9 @@ class ChildProcess {
   // Starts `argv` (argv[0] a path) with the current environment, less
   // `unset_env`, plus `env`. Stdout is read by WaitForListening; stderr
   // goes to a file read by Stderr().
-  ChildProcess(std::vector<std::string> argv,
-               std::map<std::string, std::string> env = {},
-               std::vector<std::string> unset_env = {}) {
+  explicit ChildProcess(std::vector<std::string> argv,
+                        std::map<std::string, std::string> env = {},
+                        std::vector<std::string> unset_env = {}) {
     int out[2];
     if (pipe(out) != 0) std::abort();
     char stderr_template[] = "/tmp/mxgate-test-stderr-XXXXXX";
@@ -175,8 +175,8 @@ inline std::string HttpGet(const std::string& url) {
   inet_pton(AF_INET, authority.substr(0, colon).c_str(), &address.sin_addr);
   std::string response;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    const std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ",
-                                             authority, "\r\nConnection: close\r\n\r\n");
+    const std::string request = absl::StrCat(
+        "GET ", path, " HTTP/1.1\r\nHost: ", authority, "\r\nConnection: close\r\n\r\n");
     send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     char chunk[4096];
     ssize_t n;

@@ -90,7 +90,8 @@ class TlsTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     v1::CreateMemberResponse response;
-    return v1::MemberService::NewStub(channel)->CreateMember(&context, request, &response);
+    return v1::MemberService::NewStub(channel)->CreateMember(&context, request,
+                                                             &response);
   }
 
   static grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel) {
@@ -98,7 +99,8 @@ class TlsTest : public ::testing::Test {
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     HealthCheckRequest request;
     HealthCheckResponse response;
-    return grpc::health::v1::Health::NewStub(channel)->Check(&context, request, &response);
+    return grpc::health::v1::Health::NewStub(channel)->Check(&context, request,
+                                                             &response);
   }
 
   // Starts mxgate with `flags`, expecting it to refuse: returns its stderr
@@ -144,7 +146,8 @@ TEST_F(TlsTest, MutualTlsAcceptsOnlyAClientWithACertificateFromTheCa) {
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(upstream_.requests().size(), 0u) << "a call without certificate reached MX";
 
-  const grpc::Status created = CreateMember(TlsChannel(gateway.address(), true), Request());
+  const grpc::Status created =
+      CreateMember(TlsChannel(gateway.address(), true), Request());
   EXPECT_TRUE(created.ok()) << created.error_message();
   EXPECT_EQ(upstream_.requests().size(), 1u);
 }
@@ -164,12 +167,13 @@ TEST_F(TlsTest, RequestLargerThanMaxReceiveMessageBytesIsResourceExhausted) {
 }
 
 TEST_F(TlsTest, PlaintextOnANonLoopbackAddressWarnsButServes) {
-  ChildProcess process({BinPath("mxgate"), "--listen=0.0.0.0:0",
-                        "--mx_base_url=" + upstream_.base_url()},
-                       {{"MX_CLIENT_ID", kClientId}, {"MX_API_KEY", kApiKey}});
+  ChildProcess process(
+      {BinPath("mxgate"), "--listen=0.0.0.0:0", "--mx_base_url=" + upstream_.base_url()},
+      {{"MX_CLIENT_ID", kClientId}, {"MX_API_KEY", kApiKey}});
   ASSERT_FALSE(process.WaitForListening().empty()) << process.Stderr();
   EXPECT_EQ(process.Terminate(), 0);
-  EXPECT_THAT(process.Stderr(), HasSubstr("warning: plaintext gRPC on non-loopback 0.0.0.0"));
+  EXPECT_THAT(process.Stderr(),
+              HasSubstr("warning: plaintext gRPC on non-loopback 0.0.0.0"));
 }
 
 TEST_F(TlsTest, TlsOnANonLoopbackAddressDoesNotWarn) {

@@ -105,15 +105,13 @@ TEST(ParseFaultRules, RefusesBadRulesNamingTheRule) {
        "path_prefix must be a string starting with /"},
       {R"([{"fault":"oversized_body","body_bytes":0}])", "body_bytes must be"},
       {R"([{"fault":"slow_body","chunk_bytes":0}])", "chunk_bytes must be"},
-      {R"([{"fault":"endless_body","interval_ms":10001}])",
-       "interval_ms must be"},
+      {R"([{"fault":"endless_body","interval_ms":10001}])", "interval_ms must be"},
   };
   for (const auto& c : kCases) {
     absl::StatusOr<std::vector<FaultRule>> rules = ParseFaultRules(c.json);
     ASSERT_FALSE(rules.ok()) << c.json;
     EXPECT_EQ(rules.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(rules.status().message()), HasSubstr(c.message))
-        << c.json;
+    EXPECT_THAT(std::string(rules.status().message()), HasSubstr(c.message)) << c.json;
   }
 }
 
@@ -121,15 +119,13 @@ TEST(FaultKinds, SayWhenMxActsAndWhenTheyStrike) {
   EXPECT_FALSE(MxActsFirst(FaultKind::kHttpError));
   EXPECT_FALSE(MxActsFirst(FaultKind::kResetBeforeRequest));
   for (FaultKind acted :
-       {FaultKind::kLatency, FaultKind::kResetAfterRequest,
-        FaultKind::kTruncatedBody, FaultKind::kMalformedBody,
-        FaultKind::kOversizedBody, FaultKind::kEndlessBody,
+       {FaultKind::kLatency, FaultKind::kResetAfterRequest, FaultKind::kTruncatedBody,
+        FaultKind::kMalformedBody, FaultKind::kOversizedBody, FaultKind::kEndlessBody,
         FaultKind::kSlowBody, FaultKind::kCloseAfterResponse}) {
     EXPECT_TRUE(MxActsFirst(acted)) << FaultName(acted);
     EXPECT_EQ(PhaseOf(acted), FaultPhase::kAfterRequest) << FaultName(acted);
   }
-  EXPECT_EQ(PhaseOf(FaultKind::kResetBeforeRequest),
-            FaultPhase::kBeforeRequest);
+  EXPECT_EQ(PhaseOf(FaultKind::kResetBeforeRequest), FaultPhase::kBeforeRequest);
   EXPECT_EQ(FaultName(FaultKind::kCloseAfterResponse), "close_after_response");
 }
 
@@ -157,9 +153,8 @@ TEST(PadJsonObject, GrowsToTheExactSizeAndStaysValidJson) {
 
 // ---- Selection ------------------------------------------------------------
 
-FaultRule Rule(FaultKind fault, std::string method = "",
-               std::string path_prefix = "", int64_t count = -1,
-               double fraction = 1.0) {
+FaultRule Rule(FaultKind fault, std::string method = "", std::string path_prefix = "",
+               int64_t count = -1, double fraction = 1.0) {
   FaultRule rule;
   rule.fault = fault;
   rule.method = std::move(method);
@@ -208,8 +203,8 @@ TEST(FaultInjector, FiresCountTimesThenLetsRequestsThrough) {
 
 TEST(FaultInjector, TheFirstRuleThatFiresWinsAndLaterOnesServeAfterIt) {
   FaultInjector faults;
-  faults.Set({Rule(FaultKind::kResetAfterRequest, "", "", 1),
-              Rule(FaultKind::kMalformedBody)});
+  faults.Set(
+      {Rule(FaultKind::kResetAfterRequest, "", "", 1), Rule(FaultKind::kMalformedBody)});
   EXPECT_EQ(faults.Pick(FaultPhase::kAfterRequest, "POST", "/x")->fault,
             FaultKind::kResetAfterRequest);
   EXPECT_EQ(faults.Pick(FaultPhase::kAfterRequest, "POST", "/x")->fault,
@@ -246,7 +241,7 @@ TEST(FaultInjector, TheRealDrawHitsAboutTheFraction) {
   for (int i = 0; i < 4000; ++i) {
     if (faults.Pick(FaultPhase::kAfterRequest, "GET", "/")) ++hits;
   }
-  EXPECT_GT(hits, 800);   // 1000 expected; 6+ sigma either way
+  EXPECT_GT(hits, 800);  // 1000 expected; 6+ sigma either way
   EXPECT_LT(hits, 1200);
 }
 
@@ -279,8 +274,7 @@ class ServedSandbox {
     options.listen = "127.0.0.1:0";
     options.log = nullptr;
     options.faults = std::move(faults);
-    absl::StatusOr<std::unique_ptr<SandboxServer>> server =
-        SandboxServer::Bind(options);
+    absl::StatusOr<std::unique_ptr<SandboxServer>> server = SandboxServer::Bind(options);
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     serving_ = std::thread([this] { server_->Serve(); });
@@ -313,10 +307,10 @@ class ServedSandbox {
   }
 
   httplib::Result Create() {
-    return client_->Post("/users/demo-user/members",
-                         {{"Accept-Version", "v20250224"},
-                          {"Accept", "application/json"}},
-                         kMxBankBody, "application/json");
+    return client_->Post(
+        "/users/demo-user/members",
+        {{"Accept-Version", "v20250224"}, {"Accept", "application/json"}}, kMxBankBody,
+        "application/json");
   }
 
   // Sends a create on a fresh connection and reads until EOF, an error or
@@ -324,17 +318,18 @@ class ServedSandbox {
   // after its answer.
   RawResult RawCreate(absl::Duration read_for = absl::Seconds(5),
                       bool keep_alive = false) {
-    const std::string auth = absl::Base64Escape(
-        absl::StrCat(kDefaultClientId, ":", kDefaultApiKey));
+    const std::string auth =
+        absl::Base64Escape(absl::StrCat(kDefaultClientId, ":", kDefaultApiKey));
     const std::string body = kMxBankBody;
-    return Raw(absl::StrCat(
-                   "POST /users/demo-user/members HTTP/1.1\r\nHost: x\r\n"
-                   "Authorization: Basic ", auth,
-                   "\r\nAccept-Version: v20250224\r\nAccept: application/json\r\n"
-                   "Content-Type: application/json\r\n",
-                   keep_alive ? "" : "Connection: close\r\n",
-                   "Content-Length: ", body.size(), "\r\n\r\n", body),
-               read_for);
+    return Raw(
+        absl::StrCat("POST /users/demo-user/members HTTP/1.1\r\nHost: x\r\n"
+                     "Authorization: Basic ",
+                     auth,
+                     "\r\nAccept-Version: v20250224\r\nAccept: application/json\r\n"
+                     "Content-Type: application/json\r\n",
+                     keep_alive ? "" : "Connection: close\r\n",
+                     "Content-Length: ", body.size(), "\r\n\r\n", body),
+        read_for);
   }
 
   RawResult Raw(const std::string& request, absl::Duration read_for) {
@@ -390,8 +385,8 @@ std::string BodyOf(const std::string& response) {
 
 TEST(FaultControl, SetsReadsAndClearsRules) {
   ServedSandbox sandbox;
-  httplib::Result set = sandbox.Faults(
-      "POST", R"([{"fault":"http_error","status":503,"count":2}])");
+  httplib::Result set =
+      sandbox.Faults("POST", R"([{"fault":"http_error","status":503,"count":2}])");
   ASSERT_TRUE(set);
   EXPECT_EQ(set->status, 200);
   EXPECT_EQ(set->body, R"({"rules":1,"injected":0})");
@@ -437,8 +432,7 @@ TEST(SandboxMain, RefusesBadFaultsAtStartup) {
   ServerOptions options;
   options.listen = "127.0.0.1:0";
   options.faults = R"([{"fault":"latency"}])";
-  absl::StatusOr<std::unique_ptr<SandboxServer>> server =
-      SandboxServer::Bind(options);
+  absl::StatusOr<std::unique_ptr<SandboxServer>> server = SandboxServer::Bind(options);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(server.status().message()),
@@ -446,8 +440,7 @@ TEST(SandboxMain, RefusesBadFaultsAtStartup) {
 }
 
 TEST(FaultOnTheWire, HttpError429HasRetryAfterAndCreatesNothing) {
-  ServedSandbox sandbox(
-      R"([{"fault":"http_error","status":429,"retry_after_s":3}])");
+  ServedSandbox sandbox(R"([{"fault":"http_error","status":429,"retry_after_s":3}])");
   httplib::Result answer = sandbox.Create();
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 429);
@@ -551,8 +544,7 @@ TEST(FaultOnTheWire, EndlessBodyNeverEnds) {
 }
 
 TEST(FaultOnTheWire, SlowBodyDripsTheWholeBody) {
-  ServedSandbox sandbox(
-      R"([{"fault":"slow_body","chunk_bytes":200,"interval_ms":40}])");
+  ServedSandbox sandbox(R"([{"fault":"slow_body","chunk_bytes":200,"interval_ms":40}])");
   const absl::Time start = absl::Now();
   httplib::Result answer = sandbox.Create();
   const absl::Duration took = absl::Now() - start;

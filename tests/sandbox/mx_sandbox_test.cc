@@ -52,14 +52,12 @@ std::string BasicAuth(absl::string_view id, absl::string_view key) {
 }
 
 // A request that passes every header check, as v20250224.
-SandboxRequest Request(std::string method, std::string path,
-                       std::string body = "") {
+SandboxRequest Request(std::string method, std::string path, std::string body = "") {
   SandboxRequest request;
   request.method = std::move(method);
   request.path = std::move(path);
   request.body = std::move(body);
-  request.headers["authorization"] =
-      BasicAuth(kDefaultClientId, kDefaultApiKey);
+  request.headers["authorization"] = BasicAuth(kDefaultClientId, kDefaultApiKey);
   request.headers["accept-version"] = "v20250224";
   request.headers["accept"] = "application/json";
   request.headers["content-type"] = "application/json";
@@ -74,34 +72,31 @@ SandboxRequest AsV1(SandboxRequest request) {
 
 std::string MxBankCredentials(absl::string_view login = "mxuser",
                               absl::string_view password = "password") {
-  return absl::StrCat(R"([{"guid":")", kMxBankUsernameGuid, R"(","value":")",
-                      login, R"("},{"guid":")", kMxBankPasswordGuid,
-                      R"(","value":")", password, R"("}])");
+  return absl::StrCat(R"([{"guid":")", kMxBankUsernameGuid, R"(","value":")", login,
+                      R"("},{"guid":")", kMxBankPasswordGuid, R"(","value":")", password,
+                      R"("}])");
 }
 
 // {"member":{"institution_code":"mxbank","credentials":[...]<member_extra>}
 //  <top_extra>}
 std::string MxBankBody(absl::string_view member_extra = "",
                        absl::string_view top_extra = "") {
-  return absl::StrCat(
-      R"({"member":{"institution_code":"mxbank","credentials":)",
-      MxBankCredentials(), member_extra, "}", top_extra, "}");
+  return absl::StrCat(R"({"member":{"institution_code":"mxbank","credentials":)",
+                      MxBankCredentials(), member_extra, "}", top_extra, "}");
 }
 
 // An mxbank member whose job ends by `password` (and `login`).
 std::string MxBankBodyWith(absl::string_view password,
                            absl::string_view login = "mxuser") {
-  return absl::StrCat(
-      R"({"member":{"institution_code":"mxbank","credentials":)",
-      MxBankCredentials(login, password), "}}");
+  return absl::StrCat(R"({"member":{"institution_code":"mxbank","credentials":)",
+                      MxBankCredentials(login, password), "}}");
 }
 
 constexpr char kOauthBody[] =
     R"({"member":{"institution_code":"mx_bank_oauth","is_oauth":true}})";
 
 SandboxRequest CreateMember(std::string body, std::string user = kDemoUserId) {
-  return Request("POST", absl::StrCat("/users/", user, "/members"),
-                 std::move(body));
+  return Request("POST", absl::StrCat("/users/", user, "/members"), std::move(body));
 }
 
 // "/users/<user>/members/<member><suffix>"
@@ -111,8 +106,7 @@ std::string MemberPath(absl::string_view member, absl::string_view suffix = "",
 }
 
 // resumeAggregation's body with one answer.
-std::string ResumeBody(absl::string_view challenge_guid,
-                       absl::string_view value) {
+std::string ResumeBody(absl::string_view challenge_guid, absl::string_view value) {
   return absl::StrCat(R"({"member":{"challenges":[{"guid":")", challenge_guid,
                       R"(","value":")", value, R"("}]}})");
 }
@@ -125,8 +119,7 @@ rapidjson::Document Parse(const SandboxResponse& response) {
 }
 
 MATCHER_P2(IsError, status, message,
-           absl::StrCat("is HTTP ", status, " with error.message \"", message,
-                        "\"")) {
+           absl::StrCat("is HTTP ", status, " with error.message \"", message, "\"")) {
   rapidjson::Document doc;
   doc.Parse(arg.body.c_str());
   return arg.status == status && arg.content_type == "application/json" &&
@@ -157,9 +150,7 @@ class SandboxTest : public ::testing::Test {
 
   void Elapse(absl::Duration duration) { clock_ += duration; }
 
-  SandboxResponse Send(const SandboxRequest& request) {
-    return sandbox_.Handle(request);
-  }
+  SandboxResponse Send(const SandboxRequest& request) { return sandbox_.Handle(request); }
 
   // Creates a member whose job starts (202); returns its guid.
   std::string CreateAggregating(std::string body) {
@@ -170,8 +161,7 @@ class SandboxTest : public ::testing::Test {
 
   // The readMemberStatus body of a member of demo-user.
   rapidjson::Document StatusOf(absl::string_view member) {
-    SandboxResponse response =
-        Send(Request("GET", MemberPath(member, "/status")));
+    SandboxResponse response = Send(Request("GET", MemberPath(member, "/status")));
     EXPECT_EQ(response.status, 200) << response.body;
     return Parse(response);
   }
@@ -196,8 +186,8 @@ class SandboxTest : public ::testing::Test {
 
   // The created user's guid.
   std::string CreateUser(absl::string_view id) {
-    SandboxResponse response = Send(Request(
-        "POST", "/users", absl::StrCat(R"({"user":{"id":")", id, R"("}})")));
+    SandboxResponse response =
+        Send(Request("POST", "/users", absl::StrCat(R"({"user":{"id":")", id, R"("}})")));
     EXPECT_EQ(response.status, 200) << response.body;
     return Parse(response)["user"]["guid"].GetString();
   }
@@ -239,15 +229,11 @@ const ErrorCase kErrorCases[] = {
      [] { return Without(CreateMember(MxBankBody()), "authorization"); }, 401,
      "Missing HTTP Basic credentials (client_id:api_key)."},
     {"BearerInsteadOfBasic",
-     [] {
-       return With(CreateMember(MxBankBody()), "authorization", "Bearer abc");
-     },
-     401, "Missing HTTP Basic credentials (client_id:api_key)."},
+     [] { return With(CreateMember(MxBankBody()), "authorization", "Bearer abc"); }, 401,
+     "Missing HTTP Basic credentials (client_id:api_key)."},
     {"BasicNotBase64",
-     [] {
-       return With(CreateMember(MxBankBody()), "authorization", "Basic %%%");
-     },
-     401, "Malformed HTTP Basic credentials."},
+     [] { return With(CreateMember(MxBankBody()), "authorization", "Basic %%%"); }, 401,
+     "Malformed HTTP Basic credentials."},
     {"WrongApiKey",
      [] {
        return With(CreateMember(MxBankBody()), "authorization",
@@ -271,10 +257,8 @@ const ErrorCase kErrorCases[] = {
      [] { return Without(CreateMember(MxBankBody()), "accept-version"); }, 406,
      "Missing Accept-Version header: use v20250224 or v20111101."},
     {"UnknownAcceptVersion",
-     [] {
-       return With(CreateMember(MxBankBody()), "accept-version", "v20240101");
-     },
-     406, "Unsupported Accept-Version: use v20250224 or v20111101."},
+     [] { return With(CreateMember(MxBankBody()), "accept-version", "v20240101"); }, 406,
+     "Unsupported Accept-Version: use v20250224 or v20111101."},
     {"V1WithJsonAccept",
      [] {
        return With(AsV1(CreateMember(MxBankBody(), kDemoUserGuid)), "accept",
@@ -282,10 +266,7 @@ const ErrorCase kErrorCases[] = {
      },
      406, "v20111101 requires Accept: application/vnd.mx.api.v1+json."},
     {"V1WithoutAccept",
-     [] {
-       return Without(AsV1(CreateMember(MxBankBody(), kDemoUserGuid)),
-                      "accept");
-     },
+     [] { return Without(AsV1(CreateMember(MxBankBody(), kDemoUserGuid)), "accept"); },
      406, "v20111101 requires Accept: application/vnd.mx.api.v1+json."},
     {"V2WithV1Accept",
      [] { return With(CreateMember(MxBankBody()), "accept", kV1Accept); }, 406,
@@ -298,8 +279,8 @@ const ErrorCase kErrorCases[] = {
      "User not found."},
     {"V1UserById", [] { return AsV1(CreateMember(MxBankBody())); }, 404,
      "User not found."},
-    {"UserCheckedBeforeBody", [] { return CreateMember("not json", "nobody"); },
-     404, "User not found."},
+    {"UserCheckedBeforeBody", [] { return CreateMember("not json", "nobody"); }, 404,
+     "User not found."},
     // 400 body
     {"BodyNotJson", [] { return CreateMember("not json"); }, 400,
      "Request body must be a JSON object."},
@@ -309,17 +290,15 @@ const ErrorCase kErrorCases[] = {
      "Request body must be a JSON object."},
     {"NoMemberObject", [] { return CreateMember(R"({"user":{}})"); }, 400,
      "Request body needs a member object."},
-    {"MemberNotObject", [] { return CreateMember(R"({"member":"mxbank"})"); },
-     400, "Request body needs a member object."},
-    {"NoInstitutionCode",
-     [] { return CreateMember(R"({"member":{"id":"m"}})"); }, 400,
+    {"MemberNotObject", [] { return CreateMember(R"({"member":"mxbank"})"); }, 400,
+     "Request body needs a member object."},
+    {"NoInstitutionCode", [] { return CreateMember(R"({"member":{"id":"m"}})"); }, 400,
      "member.institution_code is required."},
     {"InstitutionCodeNotString",
      [] { return CreateMember(R"({"member":{"institution_code":7}})"); }, 400,
      "member.institution_code must be a string."},
-    {"IsOauthNotBoolean",
-     [] { return CreateMember(MxBankBody(R"(,"is_oauth":"yes")")); }, 400,
-     "member.is_oauth must be a boolean."},
+    {"IsOauthNotBoolean", [] { return CreateMember(MxBankBody(R"(,"is_oauth":"yes")")); },
+     400, "member.is_oauth must be a boolean."},
     {"CredentialsNotArray",
      [] {
        return CreateMember(
@@ -332,15 +311,14 @@ const ErrorCase kErrorCases[] = {
            R"({"member":{"institution_code":"mxbank","credentials":["x"]}})");
      },
      400, "member.credentials[] must be objects of string guid and value."},
-    {"EmptyMemberId", [] { return CreateMember(MxBankBody(R"(,"id":"")")); },
-     400, "member.id must not be empty."},
+    {"EmptyMemberId", [] { return CreateMember(MxBankBody(R"(,"id":"")")); }, 400,
+     "member.id must not be empty."},
     {"UnknownUseCase",
      [] { return CreateMember(MxBankBody(R"(,"use_cases":["CRYPTO"])")); }, 400,
      "member.use_cases has an unknown value."},
     {"UnknownProduct",
      [] {
-       return CreateMember(
-           MxBankBody("", R"(,"data_request":{"products":["loans"]})"));
+       return CreateMember(MxBankBody("", R"(,"data_request":{"products":["loans"]})"));
      },
      400, "data_request.products has an unknown value."},
     {"DataRequestWithoutProducts",
@@ -348,24 +326,22 @@ const ErrorCase kErrorCases[] = {
      "data_request must be an object with a products array."},
     {"BodyCheckedBeforeInstitution",
      [] {
-       return CreateMember(
-           R"({"member":{"institution_code":"nobank","is_oauth":1}})");
+       return CreateMember(R"({"member":{"institution_code":"nobank","is_oauth":1}})");
      },
      400, "member.is_oauth must be a boolean."},
     // 404 institution
     {"UnknownInstitution",
-     [] { return CreateMember(R"({"member":{"institution_code":"nobank"}})"); },
-     404, "Institution not found."},
+     [] { return CreateMember(R"({"member":{"institution_code":"nobank"}})"); }, 404,
+     "Institution not found."},
     {"InstitutionByGuidNotCode",
      [] {
-       return CreateMember(absl::StrCat(R"({"member":{"institution_code":")",
-                                        kMxBankGuid, R"("}})"));
+       return CreateMember(
+           absl::StrCat(R"({"member":{"institution_code":")", kMxBankGuid, R"("}})"));
      },
      404, "Institution not found."},
     // 422 credentials
     {"NoCredentials",
-     [] { return CreateMember(R"({"member":{"institution_code":"mxbank"}})"); },
-     422,
+     [] { return CreateMember(R"({"member":{"institution_code":"mxbank"}})"); }, 422,
      "Missing credential LOGIN (CRD-1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d) for "
      "mxbank."},
     {"MissingPassword",
@@ -379,35 +355,30 @@ const ErrorCase kErrorCases[] = {
      "for mxbank."},
     {"ForeignCredentialGuid",
      [] {
-       return CreateMember(
-           R"({"member":{"institution_code":"mxbank","credentials":)"
-           R"([{"guid":"CRD-other","value":"v"}]}})");
+       return CreateMember(R"({"member":{"institution_code":"mxbank","credentials":)"
+                           R"([{"guid":"CRD-other","value":"v"}]}})");
      },
      422, "Credential guid \"CRD-other\" is not one of mxbank's credentials."},
     {"CredentialTwice",
      [] {
        return CreateMember(absl::StrCat(
            R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
-           kMxBankUsernameGuid, R"(","value":"a"},{"guid":")",
-           kMxBankUsernameGuid, R"(","value":"b"}]}})"));
+           kMxBankUsernameGuid, R"(","value":"a"},{"guid":")", kMxBankUsernameGuid,
+           R"(","value":"b"}]}})"));
      },
      422, "Credential LOGIN is given more than once."},
     {"EmptyCredentialValue",
      [] {
        return CreateMember(absl::StrCat(
            R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
-           kMxBankUsernameGuid, R"(","value":""},{"guid":")",
-           kMxBankPasswordGuid, R"(","value":"p"}]}})"));
+           kMxBankUsernameGuid, R"(","value":""},{"guid":")", kMxBankPasswordGuid,
+           R"(","value":"p"}]}})"));
      },
      422, "Credential LOGIN is empty."},
     // 422 OAuth
     {"OauthInstitutionWithoutIsOauth",
-     [] {
-       return CreateMember(
-           R"({"member":{"institution_code":"mx_bank_oauth"}})");
-     },
-     422,
-     "mx_bank_oauth connects through OAuth only: set member.is_oauth to true."},
+     [] { return CreateMember(R"({"member":{"institution_code":"mx_bank_oauth"}})"); },
+     422, "mx_bank_oauth connects through OAuth only: set member.is_oauth to true."},
     {"OauthMemberWithCredentials",
      [] {
        return CreateMember(absl::StrCat(
@@ -415,24 +386,18 @@ const ErrorCase kErrorCases[] = {
            R"("credentials":)", MxBankCredentials(), "}}"));
      },
      422, "An OAuth member takes no credentials."},
-    {"MxBankWithIsOauth",
-     [] { return CreateMember(MxBankBody(R"(,"is_oauth":true)")); }, 422,
-     "mxbank does not support OAuth."},
+    {"MxBankWithIsOauth", [] { return CreateMember(MxBankBody(R"(,"is_oauth":true)")); },
+     422, "mxbank does not support OAuth."},
     // 400 X-CALLBACK-PAYLOAD
     {"CallbackPayloadNotBase64",
-     [] {
-       return With(CreateMember(MxBankBody()), "x-callback-payload",
-                   "not base64!");
-     },
+     [] { return With(CreateMember(MxBankBody()), "x-callback-payload", "not base64!"); },
      400, "X-CALLBACK-PAYLOAD must be base64."},
     {"CallbackPayloadEmpty",
-     [] { return With(CreateMember(MxBankBody()), "x-callback-payload", ""); },
-     400, "X-CALLBACK-PAYLOAD must be base64."},
+     [] { return With(CreateMember(MxBankBody()), "x-callback-payload", ""); }, 400,
+     "X-CALLBACK-PAYLOAD must be base64."},
     {"CallbackPayloadBadLength",
-     [] {
-       return With(CreateMember(MxBankBody()), "x-callback-payload", "abcde");
-     },
-     400, "X-CALLBACK-PAYLOAD must be base64."},
+     [] { return With(CreateMember(MxBankBody()), "x-callback-payload", "abcde"); }, 400,
+     "X-CALLBACK-PAYLOAD must be base64."},
     {"CallbackPayloadTooLong",
      [] {
        return With(CreateMember(MxBankBody()), "x-callback-payload",
@@ -442,17 +407,14 @@ const ErrorCase kErrorCases[] = {
 };
 
 class CreateMemberErrorTest : public SandboxTest,
-                              public ::testing::WithParamInterface<ErrorCase> {
-};
+                              public ::testing::WithParamInterface<ErrorCase> {};
 
 TEST_P(CreateMemberErrorTest, AnswersStatusAndMessageAndCreatesNothing) {
-  EXPECT_THAT(Send(GetParam().request()),
-              IsError(GetParam().status, GetParam().message));
+  EXPECT_THAT(Send(GetParam().request()), IsError(GetParam().status, GetParam().message));
   EXPECT_EQ(Stat("members_created"), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Rows, CreateMemberErrorTest,
-                         ::testing::ValuesIn(kErrorCases),
+INSTANTIATE_TEST_SUITE_P(Rows, CreateMemberErrorTest, ::testing::ValuesIn(kErrorCases),
                          [](const ::testing::TestParamInfo<ErrorCase>& info) {
                            return std::string(info.param.name);
                          });
@@ -468,9 +430,9 @@ TEST_F(SandboxTest, DuplicateMemberIdIs409AcrossUsers) {
 
 TEST_F(SandboxTest, IdConflictCheckedBeforeCallbackPayload) {
   ASSERT_EQ(Send(CreateMember(MxBankBody(R"(,"id":"m-1")"))).status, 202);
-  EXPECT_THAT(Send(With(CreateMember(MxBankBody(R"(,"id":"m-1")")),
-                        "x-callback-payload", "!!")),
-              IsError(409, "A member with this id already exists."));
+  EXPECT_THAT(
+      Send(With(CreateMember(MxBankBody(R"(,"id":"m-1")")), "x-callback-payload", "!!")),
+      IsError(409, "A member with this id already exists."));
 }
 
 TEST_F(SandboxTest, CustomCredentialsReplaceTheDefaults) {
@@ -488,13 +450,12 @@ TEST_F(SandboxTest, CustomCredentialsReplaceTheDefaults) {
 }
 
 TEST_F(SandboxTest, ErrorMessagesNeverEchoCredentialValues) {
-  SandboxResponse response =
-      Send(With(CreateMember(MxBankBody()), "authorization",
-                BasicAuth("leaky-id", "leaky-key")));
+  SandboxResponse response = Send(With(CreateMember(MxBankBody()), "authorization",
+                                       BasicAuth("leaky-id", "leaky-key")));
   EXPECT_THAT(response.body, Not(HasSubstr("leaky")));
-  response = Send(CreateMember(absl::StrCat(
-      R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
-      kMxBankUsernameGuid, R"(","value":"secret-user"}]}})")));
+  response = Send(CreateMember(
+      absl::StrCat(R"({"member":{"institution_code":"mxbank","credentials":[{"guid":")",
+                   kMxBankUsernameGuid, R"(","value":"secret-user"}]}})")));
   EXPECT_EQ(response.status, 422);
   EXPECT_THAT(response.body, Not(HasSubstr("secret-user")));
 }
@@ -503,14 +464,13 @@ TEST_F(SandboxTest, ErrorMessagesNeverEchoCredentialValues) {
 // Successful creations.
 
 TEST_F(SandboxTest, AggregatingMemberIs202Created) {
-  SandboxResponse response = Send(CreateMember(
-      MxBankBody(R"(,"id":"m-1","metadata":"note","use_cases":["PFM"])")));
+  SandboxResponse response = Send(
+      CreateMember(MxBankBody(R"(,"id":"m-1","metadata":"note","use_cases":["PFM"])")));
   ASSERT_EQ(response.status, 202) << response.body;
   EXPECT_EQ(response.content_type, "application/json");
   rapidjson::Document doc = Parse(response);
   const rapidjson::Value& m = doc["member"];
-  EXPECT_THAT(m["guid"].GetString(),
-              MatchesRegex(absl::StrCat("MBR-", kGuidPattern)));
+  EXPECT_THAT(m["guid"].GetString(), MatchesRegex(absl::StrCat("MBR-", kGuidPattern)));
   EXPECT_STREQ(m["id"].GetString(), "m-1");
   EXPECT_STREQ(m["user_guid"].GetString(), kDemoUserGuid);
   EXPECT_STREQ(m["user_id"].GetString(), kDemoUserId);
@@ -531,33 +491,31 @@ TEST_F(SandboxTest, AggregatingMemberIs202Created) {
 }
 
 TEST_F(SandboxTest, EveryMemberResponsePropertyIsPresentInBothVersions) {
-  const std::vector<std::string> kProperties = {
-      "aggregated_at",
-      "background_aggregation_is_disabled",
-      "connection_status",
-      "connection_status_message",
-      "guid",
-      "id",
-      "institution_code",
-      "institution_guid",
-      "is_being_aggregated",
-      "is_managed_by_user",
-      "is_manual",
-      "is_oauth",
-      "metadata",
-      "most_recent_job_detail_code",
-      "most_recent_job_detail_text",
-      "most_recent_job_guid",
-      "name",
-      "needs_updated_credentials",
-      "oauth_window_uri",
-      "successfully_aggregated_at",
-      "use_cases",
-      "user_guid",
-      "user_id"};
+  const std::vector<std::string> kProperties = {"aggregated_at",
+                                                "background_aggregation_is_disabled",
+                                                "connection_status",
+                                                "connection_status_message",
+                                                "guid",
+                                                "id",
+                                                "institution_code",
+                                                "institution_guid",
+                                                "is_being_aggregated",
+                                                "is_managed_by_user",
+                                                "is_manual",
+                                                "is_oauth",
+                                                "metadata",
+                                                "most_recent_job_detail_code",
+                                                "most_recent_job_detail_text",
+                                                "most_recent_job_guid",
+                                                "name",
+                                                "needs_updated_credentials",
+                                                "oauth_window_uri",
+                                                "successfully_aggregated_at",
+                                                "use_cases",
+                                                "user_guid",
+                                                "user_id"};
   for (const SandboxRequest& request :
-       {CreateMember(MxBankBody()),
-        AsV1(CreateMember(MxBankBody(), kDemoUserGuid))}) {
+       {CreateMember(MxBankBody()), AsV1(CreateMember(MxBankBody(), kDemoUserGuid))}) {
     rapidjson::Document doc = Parse(Send(request));
     std::vector<std::string> keys;
     for (const auto& member : doc["member"].GetObject()) {
@@ -568,14 +526,14 @@ TEST_F(SandboxTest, EveryMemberResponsePropertyIsPresentInBothVersions) {
 }
 
 TEST_F(SandboxTest, SupportedProductsAre202) {
-  SandboxResponse response = Send(CreateMember(MxBankBody(
-      "", R"(,"data_request":{"products":["transactions","statements"]})")));
+  SandboxResponse response = Send(CreateMember(
+      MxBankBody("", R"(,"data_request":{"products":["transactions","statements"]})")));
   EXPECT_EQ(response.status, 202) << response.body;
 }
 
 TEST_F(SandboxTest, UnsupportedProductIs201CreatedWithoutJob) {
-  SandboxResponse response = Send(CreateMember(MxBankBody(
-      "", R"(,"data_request":{"products":["transactions","investments"]})")));
+  SandboxResponse response = Send(CreateMember(
+      MxBankBody("", R"(,"data_request":{"products":["transactions","investments"]})")));
   ASSERT_EQ(response.status, 201) << response.body;
   rapidjson::Document doc = Parse(response);
   const rapidjson::Value& m = doc["member"];
@@ -587,12 +545,11 @@ TEST_F(SandboxTest, UnsupportedProductIs201CreatedWithoutJob) {
 }
 
 TEST_F(SandboxTest, OauthMemberIs200PendingWithWindowUri) {
-  for (
-      const SandboxRequest& request :
-      {CreateMember(kOauthBody), AsV1(CreateMember(kOauthBody, kDemoUserGuid)),
-       CreateMember(absl::StrCat(
-           R"({"member":{"institution_code":"mx_bank_oauth","is_oauth":true,)",
-           R"("credentials":[]},"data_request":{"products":["rewards"]}})"))}) {
+  for (const SandboxRequest& request :
+       {CreateMember(kOauthBody), AsV1(CreateMember(kOauthBody, kDemoUserGuid)),
+        CreateMember(absl::StrCat(
+            R"({"member":{"institution_code":"mx_bank_oauth","is_oauth":true,)",
+            R"("credentials":[]},"data_request":{"products":["rewards"]}})"))}) {
     SandboxResponse response = Send(request);
     ASSERT_EQ(response.status, 200) << response.body;
     rapidjson::Document doc = Parse(response);
@@ -604,15 +561,14 @@ TEST_F(SandboxTest, OauthMemberIs200PendingWithWindowUri) {
     EXPECT_TRUE(m["aggregated_at"].IsNull());
     EXPECT_STREQ(m["institution_guid"].GetString(), kMxBankOauthGuid);
     EXPECT_STREQ(m["name"].GetString(), "MX Bank (OAuth)");
-    EXPECT_EQ(
-        m["oauth_window_uri"].GetString(),
-        absl::StrCat(kBaseUrl, "/oauth/authorize/", m["guid"].GetString()));
+    EXPECT_EQ(m["oauth_window_uri"].GetString(),
+              absl::StrCat(kBaseUrl, "/oauth/authorize/", m["guid"].GetString()));
   }
 }
 
 TEST_F(SandboxTest, V1SkipAggregationIs200Created) {
-  SandboxResponse response = Send(AsV1(
-      CreateMember(MxBankBody(R"(,"skip_aggregation":true)"), kDemoUserGuid)));
+  SandboxResponse response =
+      Send(AsV1(CreateMember(MxBankBody(R"(,"skip_aggregation":true)"), kDemoUserGuid)));
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.content_type, kV1Accept);
   rapidjson::Document doc = Parse(response);
@@ -622,8 +578,8 @@ TEST_F(SandboxTest, V1SkipAggregationIs200Created) {
 }
 
 TEST_F(SandboxTest, V1AggregatingMemberIs202WithV1MediaType) {
-  SandboxResponse response = Send(AsV1(
-      CreateMember(MxBankBody(R"(,"skip_aggregation":false)"), kDemoUserGuid)));
+  SandboxResponse response =
+      Send(AsV1(CreateMember(MxBankBody(R"(,"skip_aggregation":false)"), kDemoUserGuid)));
   ASSERT_EQ(response.status, 202) << response.body;
   EXPECT_EQ(response.content_type, kV1Accept);
   // A string, as MX sends it, although v20111101's spec says boolean.
@@ -632,30 +588,25 @@ TEST_F(SandboxTest, V1AggregatingMemberIs202WithV1MediaType) {
 
 TEST_F(SandboxTest, KeysOfTheOtherVersionAreIgnored) {
   // skip_aggregation is gone from v20250224; data_request is not in v20111101.
-  EXPECT_EQ(
-      Send(CreateMember(MxBankBody(R"(,"skip_aggregation":true)"))).status,
-      202);
-  EXPECT_EQ(
-      Send(AsV1(CreateMember(
-               MxBankBody("", R"(,"data_request":{"products":["rewards"]})"),
-               kDemoUserGuid)))
-          .status,
-      202);
+  EXPECT_EQ(Send(CreateMember(MxBankBody(R"(,"skip_aggregation":true)"))).status, 202);
+  EXPECT_EQ(Send(AsV1(CreateMember(
+                     MxBankBody("", R"(,"data_request":{"products":["rewards"]})"),
+                     kDemoUserGuid)))
+                .status,
+            202);
 }
 
 TEST_F(SandboxTest, UnknownKeysAreIgnored) {
-  EXPECT_EQ(Send(CreateMember(MxBankBody(R"(,"colour":"red")",
-                                         R"(,"oauth":{"x":1},"extra":[1])")))
+  EXPECT_EQ(Send(CreateMember(
+                     MxBankBody(R"(,"colour":"red")", R"(,"oauth":{"x":1},"extra":[1])")))
                 .status,
             202);
 }
 
 TEST_F(SandboxTest, AcceptsLenientAcceptHeadersForV20250224) {
-  for (const char* accept :
-       {"*/*", "application/*", "application/json; charset=utf-8",
-        "text/html, application/json;q=0.9"}) {
-    EXPECT_EQ(Send(With(CreateMember(MxBankBody()), "accept", accept)).status,
-              202)
+  for (const char* accept : {"*/*", "application/*", "application/json; charset=utf-8",
+                             "text/html, application/json;q=0.9"}) {
+    EXPECT_EQ(Send(With(CreateMember(MxBankBody()), "accept", accept)).status, 202)
         << accept;
   }
   EXPECT_EQ(Send(Without(CreateMember(MxBankBody()), "accept")).status, 202);
@@ -666,24 +617,22 @@ TEST_F(SandboxTest, AcceptsBase64CallbackPayloads) {
        {"813e50bd-4a7e-4517-b6bb-9eef65a68cbd",  // the spec's example
         "dHJhY2U6MTIz", "dHJhY2U6MQ==", "dHJhY2U6MQ", "a_b-"}) {
     EXPECT_EQ(
-        Send(With(CreateMember(MxBankBody()), "x-callback-payload", payload))
-            .status,
-        202)
+        Send(With(CreateMember(MxBankBody()), "x-callback-payload", payload)).status, 202)
         << payload;
   }
-  EXPECT_EQ(Send(With(CreateMember(MxBankBody()), "x-callback-payload",
-                      std::string(1024, 'A')))
-                .status,
-            202);
+  EXPECT_EQ(
+      Send(With(CreateMember(MxBankBody()), "x-callback-payload", std::string(1024, 'A')))
+          .status,
+      202);
 }
 
 // ---------------------------------------------------------------------------
 // Users, reading members, stats, routing.
 
 TEST_F(SandboxTest, CreatesUsersInBothVersions) {
-  SandboxResponse response = Send(Request(
-      "POST", "/users",
-      R"({"user":{"id":"u-1","email":"u@example.com","metadata":"m"}})"));
+  SandboxResponse response =
+      Send(Request("POST", "/users",
+                   R"({"user":{"id":"u-1","email":"u@example.com","metadata":"m"}})"));
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.content_type, "application/json");
   rapidjson::Document doc = Parse(response);
@@ -722,8 +671,7 @@ TEST_F(SandboxTest, CreateUserRefusals) {
   EXPECT_THAT(Send(Request("POST", "/users", R"({"user":{"is_disabled":0}})")),
               IsError(400, "user.is_disabled must be a boolean."));
   EXPECT_THAT(
-      Send(Without(Request("POST", "/users", R"({"user":{"id":"x"}})"),
-                   "authorization")),
+      Send(Without(Request("POST", "/users", R"({"user":{"id":"x"}})"), "authorization")),
       IsError(401, "Missing HTTP Basic credentials (client_id:api_key)."));
 }
 
@@ -740,17 +688,16 @@ TEST_F(SandboxTest, ReadsMemberByGuidOrIdAsCreated) {
     EXPECT_EQ(read.status, 200) << path;
     EXPECT_EQ(read.body, created.body) << path;
   }
-  SandboxResponse v1 = Send(AsV1(Request(
-      "GET", absl::StrCat("/users/", kDemoUserGuid, "/members/", guid))));
+  SandboxResponse v1 = Send(
+      AsV1(Request("GET", absl::StrCat("/users/", kDemoUserGuid, "/members/", guid))));
   EXPECT_EQ(v1.status, 200);
   EXPECT_EQ(v1.content_type, kV1Accept);
 
-  EXPECT_THAT(Send(AsV1(Request("GET", absl::StrCat("/users/", kDemoUserGuid,
-                                                    "/members/m-1")))),
-              IsError(404, "Member not found."));
   EXPECT_THAT(
-      Send(Request("GET", absl::StrCat("/users/", other, "/members/m-1"))),
+      Send(AsV1(Request("GET", absl::StrCat("/users/", kDemoUserGuid, "/members/m-1")))),
       IsError(404, "Member not found."));
+  EXPECT_THAT(Send(Request("GET", absl::StrCat("/users/", other, "/members/m-1"))),
+              IsError(404, "Member not found."));
   EXPECT_THAT(Send(Request("GET", "/users/demo-user/members/MBR-none")),
               IsError(404, "Member not found."));
   EXPECT_THAT(Send(Request("GET", "/users/nobody/members/m-1")),
@@ -765,9 +712,8 @@ TEST_F(SandboxTest, StatsCountRequestsAndCreations) {
   Send(Without(Request("GET", "/_sandbox/stats"), "authorization"));
   SandboxResponse stats = Send(Request("GET", "/_sandbox/stats"));
   EXPECT_EQ(stats.status, 200);
-  EXPECT_EQ(stats.body,
-            R"({"members_created":2,"members_deleted":0,"requests":4,)"
-            R"("status_requests":0})");
+  EXPECT_EQ(stats.body, R"({"members_created":2,"members_deleted":0,"requests":4,)"
+                        R"("status_requests":0})");
 }
 
 TEST_F(SandboxTest, UnknownRoutesAre404) {
@@ -775,8 +721,7 @@ TEST_F(SandboxTest, UnknownRoutesAre404) {
   EXPECT_THAT(Send(Request("GET", "/users/demo-user/members")),
               IsError(404, "Not found."));
   EXPECT_THAT(Send(Request("DELETE", "/users")), IsError(404, "Not found."));
-  EXPECT_THAT(Send(Request("POST", "/users//members")),
-              IsError(404, "Not found."));
+  EXPECT_THAT(Send(Request("POST", "/users//members")), IsError(404, "Not found."));
   EXPECT_THAT(Send(Without(Request("GET", "/nowhere"), "authorization")),
               IsError(404, "Not found."));
 }
@@ -785,31 +730,26 @@ TEST_F(SandboxTest, UnknownRoutesAre404) {
 // GET /institutions/{institution}/credentials
 
 TEST_F(SandboxTest, ListsMxBankCredentials) {
-  SandboxResponse response =
-      Send(Request("GET", "/institutions/mxbank/credentials"));
+  SandboxResponse response = Send(Request("GET", "/institutions/mxbank/credentials"));
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(
       response.body,
-      absl::StrCat(
-          R"({"credentials":[)",
-          R"({"display_order":0,"field_name":"LOGIN","field_type":"TEXT",)",
-          R"("guid":")", kMxBankUsernameGuid,
-          R"(","label":"Username","type":"TEXT"},)",
-          R"({"display_order":1,"field_name":"PASSWORD",)",
-          R"("field_type":"PASSWORD","guid":")", kMxBankPasswordGuid,
-          R"(","label":"Password","type":"PASSWORD"}],)",
-          R"("pagination":{"current_page":1,"per_page":25,)",
-          R"("total_entries":2,"total_pages":1}})"));
+      absl::StrCat(R"({"credentials":[)",
+                   R"({"display_order":0,"field_name":"LOGIN","field_type":"TEXT",)",
+                   R"("guid":")", kMxBankUsernameGuid,
+                   R"(","label":"Username","type":"TEXT"},)",
+                   R"({"display_order":1,"field_name":"PASSWORD",)",
+                   R"("field_type":"PASSWORD","guid":")", kMxBankPasswordGuid,
+                   R"(","label":"Password","type":"PASSWORD"}],)",
+                   R"("pagination":{"current_page":1,"per_page":25,)",
+                   R"("total_entries":2,"total_pages":1}})"));
 }
 
 TEST_F(SandboxTest, CredentialsByGuidOnlyInV20250224) {
-  const std::string path =
-      absl::StrCat("/institutions/", kMxBankGuid, "/credentials");
+  const std::string path = absl::StrCat("/institutions/", kMxBankGuid, "/credentials");
   EXPECT_EQ(Send(Request("GET", path)).status, 200);
-  EXPECT_THAT(Send(AsV1(Request("GET", path))),
-              IsError(404, "Institution not found."));
-  SandboxResponse v1 =
-      Send(AsV1(Request("GET", "/institutions/mxbank/credentials")));
+  EXPECT_THAT(Send(AsV1(Request("GET", path))), IsError(404, "Institution not found."));
+  SandboxResponse v1 = Send(AsV1(Request("GET", "/institutions/mxbank/credentials")));
   EXPECT_EQ(v1.status, 200);
   EXPECT_EQ(v1.content_type, kV1Accept);
 }
@@ -817,11 +757,11 @@ TEST_F(SandboxTest, CredentialsByGuidOnlyInV20250224) {
 TEST_F(SandboxTest, UnknownInstitutionCredentialsAre404) {
   EXPECT_THAT(Send(Request("GET", "/institutions/nobank/credentials")),
               IsError(404, "Institution not found."));
-  EXPECT_THAT(Send(Without(Request("GET", "/institutions/nobank/credentials"),
-                           "accept-version")),
-              IsError(406,
-                      "Missing Accept-Version header: use v20250224 or "
-                      "v20111101."));
+  EXPECT_THAT(
+      Send(Without(Request("GET", "/institutions/nobank/credentials"), "accept-version")),
+      IsError(406,
+              "Missing Accept-Version header: use v20250224 or "
+              "v20111101."));
 }
 
 TEST_F(SandboxTest, OauthInstitutionHasNoCredentials) {
@@ -862,13 +802,10 @@ TEST_F(SandboxTest, CredentialsHonourPagination) {
       names.push_back(credential["field_name"].GetString());
     }
     EXPECT_EQ(names, row.field_names) << row.query;
-    EXPECT_EQ(doc["pagination"]["current_page"].GetInt(), row.current_page)
-        << row.query;
-    EXPECT_EQ(doc["pagination"]["per_page"].GetInt(), row.per_page)
-        << row.query;
+    EXPECT_EQ(doc["pagination"]["current_page"].GetInt(), row.current_page) << row.query;
+    EXPECT_EQ(doc["pagination"]["per_page"].GetInt(), row.per_page) << row.query;
     EXPECT_EQ(doc["pagination"]["total_entries"].GetInt(), 2) << row.query;
-    EXPECT_EQ(doc["pagination"]["total_pages"].GetInt(), row.total_pages)
-        << row.query;
+    EXPECT_EQ(doc["pagination"]["total_pages"].GetInt(), row.total_pages) << row.query;
   }
 }
 
@@ -911,8 +848,7 @@ TEST_F(SandboxTest, ReadMemberReflectsTheStateDatedAtTheStep) {
   rapidjson::Document doc = Parse(read);
   const rapidjson::Value& m = doc["member"];
   EXPECT_STREQ(m["connection_status"].GetString(), "CONNECTED");
-  EXPECT_STREQ(m["connection_status_message"].GetString(),
-               "Connected to MX Bank.");
+  EXPECT_STREQ(m["connection_status_message"].GetString(), "Connected to MX Bank.");
   EXPECT_FALSE(m["is_being_aggregated"].GetBool());
   EXPECT_STREQ(m["aggregated_at"].GetString(), kNowText);
   EXPECT_STREQ(m["successfully_aggregated_at"].GetString(), kOneStepLaterText);
@@ -932,12 +868,10 @@ TEST_F(SandboxTest, BadRequestPasswordFails) {
 
 TEST_F(SandboxTest, LoginOtherThanMxuserIsDeniedWhateverThePassword) {
   for (const char* password : {"password", "challenge", "BAD_REQUEST"}) {
-    const std::string guid =
-        CreateAggregating(MxBankBodyWith(password, "someone"));
+    const std::string guid = CreateAggregating(MxBankBodyWith(password, "someone"));
     Elapse(kStep);
     rapidjson::Document doc = StatusOf(guid);
-    EXPECT_STREQ(doc["member"]["connection_status"].GetString(), "DENIED")
-        << password;
+    EXPECT_STREQ(doc["member"]["connection_status"].GetString(), "DENIED") << password;
     EXPECT_FALSE(doc["member"]["is_being_aggregated"].GetBool());
     EXPECT_FALSE(doc["member"]["is_authenticated"].GetBool());
     EXPECT_EQ(doc["member"]["challenges"].Size(), 0u);
@@ -953,11 +887,11 @@ TEST_F(SandboxTest, TestPasswordsAreCaseSensitive) {
 }
 
 TEST_F(SandboxTest, MembersWithoutAJobStayCreated) {
-  SandboxResponse v1 = Send(AsV1(
-      CreateMember(MxBankBody(R"(,"skip_aggregation":true)"), kDemoUserGuid)));
+  SandboxResponse v1 =
+      Send(AsV1(CreateMember(MxBankBody(R"(,"skip_aggregation":true)"), kDemoUserGuid)));
   ASSERT_EQ(v1.status, 200);
-  SandboxResponse v2 = Send(CreateMember(
-      MxBankBody("", R"(,"data_request":{"products":["investments"]})")));
+  SandboxResponse v2 = Send(
+      CreateMember(MxBankBody("", R"(,"data_request":{"products":["investments"]})")));
   ASSERT_EQ(v2.status, 201);
   Elapse(kStep * 10);
   for (const SandboxResponse& created : {v1, v2}) {
@@ -997,8 +931,7 @@ class ChallengeTest : public SandboxTest,
  protected:
   // A member CHALLENGED by the row's password; returns its guid.
   std::string CreateChallenged() {
-    const std::string guid =
-        CreateAggregating(MxBankBodyWith(GetParam().password));
+    const std::string guid = CreateAggregating(MxBankBodyWith(GetParam().password));
     Elapse(kStep);
     return guid;
   }
@@ -1006,8 +939,7 @@ class ChallengeTest : public SandboxTest,
   // Answers the open challenge `challenge_guid` with `value`: 202 RESUMED.
   void Answer(const std::string& member, absl::string_view challenge_guid,
               absl::string_view value) {
-    SandboxResponse response =
-        Resume(member, ResumeBody(challenge_guid, value));
+    SandboxResponse response = Resume(member, ResumeBody(challenge_guid, value));
     ASSERT_EQ(response.status, 202) << response.body;
     EXPECT_EQ(response.content_type, "application/json");
     rapidjson::Document doc = Parse(response);
@@ -1033,8 +965,7 @@ TEST_P(ChallengeTest, IsChallengedOneStepAfterCreation) {
   EXPECT_EQ(challenge["image_options"].Size(), 0u);
   EXPECT_EQ(challenge["image_data"].IsString(),
             std::string(GetParam().type) == "IMAGE_DATA");
-  EXPECT_EQ(challenge["options"].Size() > 0,
-            std::string(GetParam().type) == "OPTIONS");
+  EXPECT_EQ(challenge["options"].Size() > 0, std::string(GetParam().type) == "OPTIONS");
 
   rapidjson::Document read = Parse(Send(Request("GET", MemberPath(guid))));
   EXPECT_STREQ(read["member"]["connection_status"].GetString(), "CHALLENGED");
@@ -1045,8 +976,7 @@ TEST_P(ChallengeTest, IsChallengedOneStepAfterCreation) {
 
 TEST_P(ChallengeTest, ListsTheOpenChallengeWithPagination) {
   const std::string guid = CreateChallenged();
-  SandboxResponse response =
-      Send(Request("GET", MemberPath(guid, "/challenges")));
+  SandboxResponse response = Send(Request("GET", MemberPath(guid, "/challenges")));
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(response.content_type, "application/json");
   rapidjson::Document doc = Parse(response);
@@ -1133,15 +1063,13 @@ TEST_P(ChallengeTest, WorksInV20111101ByGuid) {
   SandboxResponse status =
       Send(AsV1(Request("GET", MemberPath(guid, "/status", kDemoUserGuid))));
   EXPECT_EQ(status.content_type, kV1Accept);
-  EXPECT_STREQ(Parse(status)["member"]["connection_status"].GetString(),
-               "CONNECTED");
+  EXPECT_STREQ(Parse(status)["member"]["connection_status"].GetString(), "CONNECTED");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Types, ChallengeTest, ::testing::ValuesIn(kChallengeCases),
-    [](const ::testing::TestParamInfo<ChallengeCase>& info) {
-      return std::string(info.param.password);
-    });
+INSTANTIATE_TEST_SUITE_P(Types, ChallengeTest, ::testing::ValuesIn(kChallengeCases),
+                         [](const ::testing::TestParamInfo<ChallengeCase>& info) {
+                           return std::string(info.param.password);
+                         });
 
 TEST_F(SandboxTest, OptionsChallengeOffersACorrectOption) {
   const std::string guid = CreateAggregating(MxBankBodyWith("options"));
@@ -1163,8 +1091,7 @@ TEST_F(SandboxTest, ImageChallengeIsAOnePixelPngDataUri) {
   const std::string guid = CreateAggregating(MxBankBodyWith("image"));
   Elapse(kStep);
   rapidjson::Document doc = StatusOf(guid);
-  absl::string_view uri =
-      doc["member"]["challenges"][0]["image_data"].GetString();
+  absl::string_view uri = doc["member"]["challenges"][0]["image_data"].GetString();
   ASSERT_TRUE(absl::ConsumePrefix(&uri, "data:image/png;base64,")) << uri;
   std::string png;
   ASSERT_TRUE(absl::Base64Unescape(uri, &png));
@@ -1186,14 +1113,12 @@ TEST_F(SandboxTest, ResumeStepCountsFromTheResume) {
   const std::string guid = CreateAggregating(MxBankBodyWith("challenge"));
   Elapse(kStep * 10);  // the member waits, CHALLENGED, for its answer
   EXPECT_EQ(ConnectionStatus(guid), "CHALLENGED");
-  ASSERT_EQ(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")).status,
-            202);
+  ASSERT_EQ(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")).status, 202);
   Elapse(kStep - absl::Milliseconds(1));
   EXPECT_EQ(ConnectionStatus(guid), "RESUMED");
   Elapse(absl::Milliseconds(1));
-  EXPECT_STREQ(
-      StatusOf(guid)["member"]["successfully_aggregated_at"].GetString(),
-      "2023-11-14T22:13:42.000Z");  // kNow + 11 steps
+  EXPECT_STREQ(StatusOf(guid)["member"]["successfully_aggregated_at"].GetString(),
+               "2023-11-14T22:13:42.000Z");  // kNow + 11 steps
 }
 
 // ---------------------------------------------------------------------------
@@ -1214,10 +1139,8 @@ TEST_F(SandboxTest, ResumeIs405UnlessChallenged) {
   const std::string pending =
       Parse(Send(CreateMember(kOauthBody)))["member"]["guid"].GetString();
   Elapse(kStep);
-  ASSERT_EQ(Resume(resumed, ResumeBody(kTextChallengeGuid, "correct")).status,
-            202);
-  for (const std::string& guid :
-       {connected, denied, failed, resumed, pending}) {
+  ASSERT_EQ(Resume(resumed, ResumeBody(kTextChallengeGuid, "correct")).status, 202);
+  for (const std::string& guid : {connected, denied, failed, resumed, pending}) {
     EXPECT_THAT(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")),
                 IsError(405, kMessage))
         << ConnectionStatus(guid);
@@ -1239,10 +1162,8 @@ TEST_F(SandboxTest, ResumeBodyRefusalsAre400AndLeaveTheChallengeOpen) {
       {"not json", "not json", "Request body must be a JSON object."},
       {"empty", "", "Request body must be a JSON object."},
       {"array", "[]", "Request body must be a JSON object."},
-      {"no member", R"({"challenges":[]})",
-       "Request body needs a member object."},
-      {"member not object", R"({"member":[]})",
-       "Request body needs a member object."},
+      {"no member", R"({"challenges":[]})", "Request body needs a member object."},
+      {"member not object", R"({"member":[]})", "Request body needs a member object."},
       {"no challenges", R"({"member":{}})",
        "member.challenges must be an array of objects of string guid and "
        "value."},
@@ -1266,8 +1187,7 @@ TEST_F(SandboxTest, ResumeBodyRefusalsAre400AndLeaveTheChallengeOpen) {
        "member.challenges must be an array of objects of string guid and "
        "value."},
       {"no answers", R"({"member":{"challenges":[]}})",
-       absl::StrCat("Missing an answer for challenge ", kTextChallengeGuid,
-                    ".")},
+       absl::StrCat("Missing an answer for challenge ", kTextChallengeGuid, ".")},
       {"unknown guid", ResumeBody(other_guid, "correct"),
        absl::StrCat("Challenge guid \"", other_guid,
                     "\" is not an open challenge of this member.")},
@@ -1276,8 +1196,7 @@ TEST_F(SandboxTest, ResumeBodyRefusalsAre400AndLeaveTheChallengeOpen) {
                     "\" is not an open challenge of this member.")},
       {"answered twice",
        absl::StrCat(R"({"member":{"challenges":[)", answer, ",", answer, "]}}"),
-       absl::StrCat("Challenge ", kTextChallengeGuid,
-                    " is answered more than once.")},
+       absl::StrCat("Challenge ", kTextChallengeGuid, " is answered more than once.")},
   };
   const std::string guid = CreateAggregating(MxBankBodyWith("challenge"));
   Elapse(kStep);
@@ -1285,8 +1204,7 @@ TEST_F(SandboxTest, ResumeBodyRefusalsAre400AndLeaveTheChallengeOpen) {
     EXPECT_THAT(Resume(guid, row.body), IsError(400, row.message)) << row.name;
   }
   EXPECT_EQ(ConnectionStatus(guid), "CHALLENGED");
-  EXPECT_EQ(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")).status,
-            202);
+  EXPECT_EQ(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")).status, 202);
 }
 
 TEST_F(SandboxTest, ResumeErrorsNeverEchoTheAnswer) {
@@ -1294,8 +1212,8 @@ TEST_F(SandboxTest, ResumeErrorsNeverEchoTheAnswer) {
   Elapse(kStep);
   const std::string twice =
       absl::StrCat(R"({"member":{"challenges":[{"guid":")", kTextChallengeGuid,
-                   R"(","value":"secret-answer"},{"guid":")",
-                   kTextChallengeGuid, R"(","value":"secret-answer"}]}})");
+                   R"(","value":"secret-answer"},{"guid":")", kTextChallengeGuid,
+                   R"(","value":"secret-answer"}]}})");
   SandboxResponse response = Resume(guid, twice);
   EXPECT_EQ(response.status, 400);
   EXPECT_THAT(response.body, Not(HasSubstr("secret-answer")));
@@ -1409,8 +1327,7 @@ TEST_F(SandboxTest, ChallengesAre204WithNoBodyUnlessChallenged) {
   const std::string guid = CreateAggregating(MxBankBodyWith("challenge"));
   const std::string connects = CreateAggregating(MxBankBody());
   auto expect_no_content = [&](const std::string& member) {
-    SandboxResponse response =
-        Send(Request("GET", MemberPath(member, "/challenges")));
+    SandboxResponse response = Send(Request("GET", MemberPath(member, "/challenges")));
     EXPECT_EQ(response.status, 204) << ConnectionStatus(member);
     EXPECT_EQ(response.body, "");
     EXPECT_EQ(response.content_type, "");
@@ -1418,8 +1335,7 @@ TEST_F(SandboxTest, ChallengesAre204WithNoBodyUnlessChallenged) {
   expect_no_content(guid);  // CREATED
   Elapse(kStep);
   expect_no_content(connects);  // CONNECTED
-  ASSERT_EQ(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")).status,
-            202);
+  ASSERT_EQ(Resume(guid, ResumeBody(kTextChallengeGuid, "correct")).status, 202);
   expect_no_content(guid);  // RESUMED
 }
 
@@ -1487,17 +1403,13 @@ TEST_F(SandboxTest, MemberRoutesRefuseInCreateMembersOrder) {
                         "or v20111101."));
     EXPECT_THAT(Send(With(at("m-1", kDemoUserId), "accept", kV1Accept)),
                 IsError(406, "v20250224 requires Accept: application/json."));
-    EXPECT_THAT(Send(at("MBR-none", "nobody")),
-                IsError(404, "User not found."));
-    EXPECT_THAT(Send(at("MBR-none", kDemoUserId)),
-                IsError(404, "Member not found."));
+    EXPECT_THAT(Send(at("MBR-none", "nobody")), IsError(404, "User not found."));
+    EXPECT_THAT(Send(at("MBR-none", kDemoUserId)), IsError(404, "Member not found."));
     EXPECT_THAT(Send(at("m-1", other)), IsError(404, "Member not found."));
     EXPECT_THAT(Send(at(guid, other)), IsError(404, "Member not found."));
     // v20111101 takes guids only, for the user and the member.
-    EXPECT_THAT(Send(AsV1(at(guid, kDemoUserId))),
-                IsError(404, "User not found."));
-    EXPECT_THAT(Send(AsV1(at("m-1", kDemoUserGuid))),
-                IsError(404, "Member not found."));
+    EXPECT_THAT(Send(AsV1(at(guid, kDemoUserId))), IsError(404, "User not found."));
+    EXPECT_THAT(Send(AsV1(at("m-1", kDemoUserGuid))), IsError(404, "Member not found."));
   }
   // Nothing was deleted by the refusals.
   EXPECT_EQ(Stat("members_deleted"), 0);
@@ -1505,23 +1417,17 @@ TEST_F(SandboxTest, MemberRoutesRefuseInCreateMembersOrder) {
 }
 
 TEST_F(SandboxTest, MemberRoutesTakeTheMemberIdInV20250224) {
-  const std::string guid = CreateAggregating(absl::StrCat(
-      R"({"member":{"institution_code":"mxbank","id":"m-1",)",
-      R"("credentials":)", MxBankCredentials("mxuser", "image"), "}}"));
+  const std::string guid = CreateAggregating(
+      absl::StrCat(R"({"member":{"institution_code":"mxbank","id":"m-1",)",
+                   R"("credentials":)", MxBankCredentials("mxuser", "image"), "}}"));
   Elapse(kStep);
-  for (const std::string& user :
-       {std::string(kDemoUserId), std::string(kDemoUserGuid)}) {
-    EXPECT_EQ(Send(Request("GET", MemberPath("m-1", "/status", user))).status,
-              200);
-    EXPECT_EQ(
-        Send(Request("GET", MemberPath("m-1", "/challenges", user))).status,
-        200);
+  for (const std::string& user : {std::string(kDemoUserId), std::string(kDemoUserGuid)}) {
+    EXPECT_EQ(Send(Request("GET", MemberPath("m-1", "/status", user))).status, 200);
+    EXPECT_EQ(Send(Request("GET", MemberPath("m-1", "/challenges", user))).status, 200);
   }
-  EXPECT_EQ(Resume("m-1", ResumeBody(kImageChallengeGuid, "correct")).status,
-            202);
+  EXPECT_EQ(Resume("m-1", ResumeBody(kImageChallengeGuid, "correct")).status, 202);
   EXPECT_EQ(Send(Request("DELETE", MemberPath("m-1"))).status, 204);
-  EXPECT_THAT(Send(Request("GET", MemberPath(guid))),
-              IsError(404, "Member not found."));
+  EXPECT_THAT(Send(Request("GET", MemberPath(guid))), IsError(404, "Member not found."));
 }
 
 TEST_F(SandboxTest, StatsCountStatusRequestsOfAnyAnswerAndDeletions) {
@@ -1533,31 +1439,28 @@ TEST_F(SandboxTest, StatsCountStatusRequestsOfAnyAnswerAndDeletions) {
   Send(Request("DELETE", MemberPath(guid)));
   Send(Request("DELETE", MemberPath(guid)));  // 404: not counted as deleted
   SandboxResponse stats = Send(Request("GET", "/_sandbox/stats"));
-  EXPECT_EQ(stats.body,
-            R"({"members_created":1,"members_deleted":1,"requests":7,)"
-            R"("status_requests":3})");
+  EXPECT_EQ(stats.body, R"({"members_created":1,"members_deleted":1,"requests":7,)"
+                        R"("status_requests":3})");
 }
 
 // ---------------------------------------------------------------------------
 // The HTTP adapter.
 
 TEST(ListenAddress, AcceptsLoopbackOnly) {
-  for (const char* ok : {"127.0.0.1:0", "127.1.2.3:8089", "localhost:80",
-                         "LOCALHOST:1", "[::1]:0"}) {
+  for (const char* ok :
+       {"127.0.0.1:0", "127.1.2.3:8089", "localhost:80", "LOCALHOST:1", "[::1]:0"}) {
     EXPECT_TRUE(ParseListenAddress(ok).ok()) << ok;
   }
-  for (const char* refused :
-       {"0.0.0.0:8089", "10.0.0.1:80", "192.168.1.1:80", "[::]:80",
-        "[::ffff:127.0.0.1]:80", "example.com:80"}) {
+  for (const char* refused : {"0.0.0.0:8089", "10.0.0.1:80", "192.168.1.1:80", "[::]:80",
+                              "[::ffff:127.0.0.1]:80", "example.com:80"}) {
     absl::StatusOr<ListenAddress> address = ParseListenAddress(refused);
-    EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument)
-        << refused;
+    EXPECT_EQ(address.status().code(), absl::StatusCode::kInvalidArgument) << refused;
     EXPECT_THAT(std::string(address.status().message()),
                 HasSubstr("refusing a non-loopback host"))
         << refused;
   }
-  for (const char* malformed : {"127.0.0.1", ":80", "::1:80", "127.0.0.1:x",
-                                "127.0.0.1:65536", "[::1]80", ""}) {
+  for (const char* malformed :
+       {"127.0.0.1", ":80", "::1:80", "127.0.0.1:x", "127.0.0.1:65536", "[::1]80", ""}) {
     EXPECT_EQ(ParseListenAddress(malformed).status().code(),
               absl::StatusCode::kInvalidArgument)
         << malformed;
@@ -1594,21 +1497,19 @@ TEST(SandboxServer, ServesOneRoundTripAndLogsWithoutSecrets) {
   options.api_key = "round-trip-key";
   options.latency = absl::Milliseconds(50);
   options.log = log;
-  absl::StatusOr<std::unique_ptr<SandboxServer>> server =
-      SandboxServer::Bind(options);
+  absl::StatusOr<std::unique_ptr<SandboxServer>> server = SandboxServer::Bind(options);
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_GT((*server)->port(), 0);
-  EXPECT_EQ((*server)->address(),
-            absl::StrCat("127.0.0.1:", (*server)->port()));
+  EXPECT_EQ((*server)->address(), absl::StrCat("127.0.0.1:", (*server)->port()));
   std::thread serving([&] { (*server)->Serve(); });
 
   httplib::Client client("127.0.0.1", (*server)->port());
   client.set_basic_auth(kDefaultClientId, "round-trip-key");
   const absl::Time start = absl::Now();
-  httplib::Result result = client.Post(
-      "/users/demo-user/members",
-      {{"Accept-Version", "v20250224"}, {"Accept", "application/json"}},
-      MxBankBody(R"(,"id":"rt-1")"), "application/json");
+  httplib::Result result =
+      client.Post("/users/demo-user/members",
+                  {{"Accept-Version", "v20250224"}, {"Accept", "application/json"}},
+                  MxBankBody(R"(,"id":"rt-1")"), "application/json");
   const absl::Duration elapsed = absl::Now() - start;
   ASSERT_TRUE(result) << httplib::to_string(result.error());
   EXPECT_EQ(result->status, 202) << result->body;
@@ -1621,9 +1522,8 @@ TEST(SandboxServer, ServesOneRoundTripAndLogsWithoutSecrets) {
 
   httplib::Result stats = client.Get("/_sandbox/stats");
   ASSERT_TRUE(stats);
-  EXPECT_EQ(stats->body,
-            R"({"members_created":1,"members_deleted":0,"requests":1,)"
-            R"("status_requests":0})");
+  EXPECT_EQ(stats->body, R"({"members_created":1,"members_deleted":0,"requests":1,)"
+                         R"("status_requests":0})");
 
   (*server)->Shutdown();
   serving.join();
@@ -1643,8 +1543,7 @@ TEST(SandboxServer, ServesTheOauthPageStepsAndA204WithoutContentType) {
   options.listen = "127.0.0.1:0";
   options.step = absl::Milliseconds(30);
   options.log = nullptr;
-  absl::StatusOr<std::unique_ptr<SandboxServer>> server =
-      SandboxServer::Bind(options);
+  absl::StatusOr<std::unique_ptr<SandboxServer>> server = SandboxServer::Bind(options);
   ASSERT_TRUE(server.ok()) << server.status();
   std::thread serving([&] { (*server)->Serve(); });
   const httplib::Headers headers = {{"Accept-Version", "v20250224"},
@@ -1652,8 +1551,8 @@ TEST(SandboxServer, ServesTheOauthPageStepsAndA204WithoutContentType) {
   httplib::Client client("127.0.0.1", (*server)->port());
   client.set_basic_auth(kDefaultClientId, kDefaultApiKey);
 
-  httplib::Result created = client.Post("/users/demo-user/members", headers,
-                                        kOauthBody, "application/json");
+  httplib::Result created =
+      client.Post("/users/demo-user/members", headers, kOauthBody, "application/json");
   ASSERT_TRUE(created);
   ASSERT_EQ(created->status, 200) << created->body;
   rapidjson::Document doc;
@@ -1674,8 +1573,7 @@ TEST(SandboxServer, ServesTheOauthPageStepsAndA204WithoutContentType) {
   for (const absl::Time deadline = absl::Now() + absl::Seconds(5);
        status != "CONNECTED" && absl::Now() < deadline;
        absl::SleepFor(absl::Milliseconds(10))) {
-    httplib::Result polled =
-        client.Get(MemberPath(guid, "/status").c_str(), headers);
+    httplib::Result polled = client.Get(MemberPath(guid, "/status").c_str(), headers);
     ASSERT_TRUE(polled);
     doc.Parse(polled->body.c_str());
     status = doc["member"]["connection_status"].GetString();

@@ -77,8 +77,9 @@ TEST_F(AccessLogTest, EscapesStringsAsJson) {
   entry.member_guid = "MBR-\"q\"\\\n\x01\xC3\xBC";
   log.Record(entry);
   ASSERT_EQ(lines_.size(), 1u);
-  EXPECT_THAT(lines_[0], ::testing::HasSubstr(
-                             R"("member":"MBR-\"q\"\\\n\u0001)" "\xC3\xBC" R"("})"));
+  EXPECT_THAT(lines_[0], ::testing::HasSubstr(R"("member":"MBR-\"q\"\\\n\u0001)"
+                                              "\xC3\xBC"
+                                              R"("})"));
 }
 
 TEST_F(AccessLogTest, WritesOnlyLinesAtOrAboveItsLevel) {

@@ -11,8 +11,7 @@ namespace {
 
 using ::testing::MatchesRegex;
 
-constexpr char kTraceparent[] =
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 constexpr char kUuidV4[] =
     "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
 
@@ -43,8 +42,7 @@ TEST(MakeCallMetadata, ReplacesAnInvalidRequestId) {
        {std::string(kMaxRequestIdLength + 1, 'a'), std::string("has space"),
         std::string("tab\there"), std::string("new\nline"), std::string("\x7f"),
         std::string("caf\xC3\xA9")}) {
-    EXPECT_THAT(MakeCallMetadata(bad, "", "").request_id, MatchesRegex(kUuidV4))
-        << bad;
+    EXPECT_THAT(MakeCallMetadata(bad, "", "").request_id, MatchesRegex(kUuidV4)) << bad;
   }
 }
 

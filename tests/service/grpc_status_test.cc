@@ -60,8 +60,7 @@ class GrpcStatusCodeTest : public ::testing::TestWithParam<absl::StatusCode> {};
 TEST_P(GrpcStatusCodeTest, KeepsCodeAndMessage) {
   const grpc::Status status =
       ToGrpcStatus(MakeError(GetParam(), "what went wrong", "SOME_REASON"));
-  EXPECT_EQ(static_cast<int>(status.error_code()),
-            static_cast<int>(GetParam()));
+  EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(GetParam()));
   EXPECT_EQ(status.error_message(), "what went wrong");
 
   const google::rpc::Status details = DetailsOf(status);
@@ -71,16 +70,16 @@ TEST_P(GrpcStatusCodeTest, KeepsCodeAndMessage) {
 
 INSTANTIATE_TEST_SUITE_P(
     EveryErrorCode, GrpcStatusCodeTest,
-    ::testing::Values(
-        absl::StatusCode::kCancelled, absl::StatusCode::kUnknown,
-        absl::StatusCode::kInvalidArgument, absl::StatusCode::kDeadlineExceeded,
-        absl::StatusCode::kNotFound, absl::StatusCode::kAlreadyExists,
-        absl::StatusCode::kPermissionDenied,
-        absl::StatusCode::kResourceExhausted,
-        absl::StatusCode::kFailedPrecondition, absl::StatusCode::kAborted,
-        absl::StatusCode::kOutOfRange, absl::StatusCode::kUnimplemented,
-        absl::StatusCode::kInternal, absl::StatusCode::kUnavailable,
-        absl::StatusCode::kDataLoss, absl::StatusCode::kUnauthenticated),
+    ::testing::Values(absl::StatusCode::kCancelled, absl::StatusCode::kUnknown,
+                      absl::StatusCode::kInvalidArgument,
+                      absl::StatusCode::kDeadlineExceeded, absl::StatusCode::kNotFound,
+                      absl::StatusCode::kAlreadyExists,
+                      absl::StatusCode::kPermissionDenied,
+                      absl::StatusCode::kResourceExhausted,
+                      absl::StatusCode::kFailedPrecondition, absl::StatusCode::kAborted,
+                      absl::StatusCode::kOutOfRange, absl::StatusCode::kUnimplemented,
+                      absl::StatusCode::kInternal, absl::StatusCode::kUnavailable,
+                      absl::StatusCode::kDataLoss, absl::StatusCode::kUnauthenticated),
     [](const ::testing::TestParamInfo<absl::StatusCode>& info) {
       return absl::StatusCodeToString(info.param);
     });
@@ -95,14 +94,12 @@ TEST(GrpcStatus, PutsErrorInfoFirstThenOtherDetailsByTypeUrl) {
 
   const google::rpc::Status details = DetailsOf(ToGrpcStatus(status));
 
-  EXPECT_THAT(TypeUrlsOf(details),
-              ElementsAre(kErrorInfoTypeUrl, kEarlyTypeUrl, kBadRequestTypeUrl,
-                          kRetryInfoTypeUrl));
+  EXPECT_THAT(TypeUrlsOf(details), ElementsAre(kErrorInfoTypeUrl, kEarlyTypeUrl,
+                                               kBadRequestTypeUrl, kRetryInfoTypeUrl));
   const google::rpc::ErrorInfo info = FirstErrorInfo(details);
   EXPECT_EQ(info.domain(), "mxgate");
   EXPECT_EQ(info.reason(), "UPSTREAM_RATE_LIMITED");
-  EXPECT_THAT(info.metadata(),
-              UnorderedElementsAre(Pair("http_status", "429")));
+  EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair("http_status", "429")));
   // Every detail carries the payload's bytes unchanged.
   for (const google::protobuf::Any& any : details.details()) {
     EXPECT_EQ(absl::Cord(any.value()), status.GetPayload(any.type_url()))

@@ -46,8 +46,7 @@ const absl::Time kNow = absl::FromUnixSeconds(784111717);
 // "ALREADY_EXISTS" -> "AlreadyExists", for test names.
 std::string UpperSnakeToCamel(absl::string_view upper_snake) {
   std::string camel;
-  for (absl::string_view word :
-       absl::StrSplit(upper_snake, '_', absl::SkipEmpty())) {
+  for (absl::string_view word : absl::StrSplit(upper_snake, '_', absl::SkipEmpty())) {
     camel += absl::ascii_toupper(static_cast<unsigned char>(word.front()));
     camel += absl::AsciiStrToLower(word.substr(1));
   }
@@ -57,8 +56,7 @@ std::string UpperSnakeToCamel(absl::string_view upper_snake) {
 template <typename Message>
 Message ParseTextProto(const char* text) {
   Message message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
-      << text;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
   return message;
 }
 
@@ -71,8 +69,7 @@ void ExpectSameMessage(const google::protobuf::Message& actual,
   EXPECT_TRUE(differencer.Compare(expected, actual)) << differences;
 }
 
-HttpResponse Answer(int http_status, std::string body = "",
-                    HttpHeaders headers = {}) {
+HttpResponse Answer(int http_status, std::string body = "", HttpHeaders headers = {}) {
   HttpResponse response;
   response.status_code = http_status;
   response.headers = std::move(headers);
@@ -91,13 +88,10 @@ google::rpc::ErrorInfo ErrorInfoOf(const absl::Status& status) {
 void ExpectSameError(const absl::Status& actual, const absl::Status& expected) {
   EXPECT_EQ(actual.code(), expected.code());
   EXPECT_EQ(actual.message(), expected.message());
-  EXPECT_TRUE(
-      MessageDifferencer::Equals(ErrorInfoOf(actual), ErrorInfoOf(expected)))
+  EXPECT_TRUE(MessageDifferencer::Equals(ErrorInfoOf(actual), ErrorInfoOf(expected)))
       << actual;
-  const absl::optional<google::rpc::RetryInfo> actual_retry =
-      GetRetryInfo(actual);
-  const absl::optional<google::rpc::RetryInfo> expected_retry =
-      GetRetryInfo(expected);
+  const absl::optional<google::rpc::RetryInfo> actual_retry = GetRetryInfo(actual);
+  const absl::optional<google::rpc::RetryInfo> expected_retry = GetRetryInfo(expected);
   ASSERT_EQ(actual_retry.has_value(), expected_retry.has_value()) << actual;
   if (actual_retry.has_value()) {
     EXPECT_TRUE(MessageDifferencer::Equals(*actual_retry, *expected_retry));
@@ -111,9 +105,7 @@ struct ErrorRow {
   absl::StatusCode code;
   const char* reason;
 };
-void PrintTo(const ErrorRow& row, std::ostream* os) {
-  *os << "HTTP " << row.http_status;
-}
+void PrintTo(const ErrorRow& row, std::ostream* os) { *os << "HTTP " << row.http_status; }
 
 // What the table must say, written out independently of it.
 constexpr ErrorRow kKnownStatuses[] = {
@@ -122,8 +114,7 @@ constexpr ErrorRow kKnownStatuses[] = {
     {403, absl::StatusCode::kPermissionDenied, "UPSTREAM_PERMISSION_DENIED"},
     {404, absl::StatusCode::kNotFound, "UPSTREAM_NOT_FOUND"},
     {405, absl::StatusCode::kFailedPrecondition, "UPSTREAM_CONSTRAINT_NOT_MET"},
-    {406, absl::StatusCode::kFailedPrecondition,
-     "UPSTREAM_VERSION_NOT_ACCEPTED"},
+    {406, absl::StatusCode::kFailedPrecondition, "UPSTREAM_VERSION_NOT_ACCEPTED"},
     {409, absl::StatusCode::kAlreadyExists, "UPSTREAM_CONFLICT"},
     {422, absl::StatusCode::kInvalidArgument, "UPSTREAM_UNPROCESSABLE"},
     {429, absl::StatusCode::kResourceExhausted, "UPSTREAM_RATE_LIMITED"},
@@ -143,9 +134,8 @@ constexpr ErrorRow kUnknownStatuses[] = {
 };
 
 std::string ErrorRowName(const testing::TestParamInfo<ErrorRow>& info) {
-  return absl::StrCat(
-      "Maps", info.param.http_status, "To",
-      UpperSnakeToCamel(absl::StatusCodeToString(info.param.code)));
+  return absl::StrCat("Maps", info.param.http_status, "To",
+                      UpperSnakeToCamel(absl::StatusCodeToString(info.param.code)));
 }
 
 class MapHttpErrorTest : public testing::TestWithParam<ErrorRow> {};
@@ -154,14 +144,12 @@ TEST_P(MapHttpErrorTest, GivesCodeReasonHttpStatusAndMessage) {
   const ErrorRow& row = GetParam();
   const absl::Status status = MapHttpError(Answer(row.http_status), kNow);
   EXPECT_EQ(status.code(), row.code);
-  EXPECT_EQ(status.message(),
-            absl::StrCat("MX answered HTTP ", row.http_status));
+  EXPECT_EQ(status.message(), absl::StrCat("MX answered HTTP ", row.http_status));
   const google::rpc::ErrorInfo info = ErrorInfoOf(status);
   EXPECT_EQ(info.domain(), kErrorDomain);
   EXPECT_EQ(info.reason(), row.reason);
-  EXPECT_THAT(info.metadata(),
-              UnorderedElementsAre(
-                  Pair(kMetadataHttpStatus, absl::StrCat(row.http_status))));
+  EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair(kMetadataHttpStatus,
+                                                         absl::StrCat(row.http_status))));
   EXPECT_FALSE(GetRetryInfo(status).has_value());
 }
 
@@ -211,10 +199,10 @@ TEST(HttpStatusMapping, Maps409ToAlreadyExistsWithMxErrorMessage) {
       Answer(409, R"({"error":{"message":"Member already exists."}})"), kNow);
   EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(status.message(), "MX answered HTTP 409: Member already exists.");
-  EXPECT_THAT(ErrorInfoOf(status).metadata(),
-              UnorderedElementsAre(
-                  Pair(kMetadataHttpStatus, "409"),
-                  Pair(kMetadataMxErrorMessage, "Member already exists.")));
+  EXPECT_THAT(
+      ErrorInfoOf(status).metadata(),
+      UnorderedElementsAre(Pair(kMetadataHttpStatus, "409"),
+                           Pair(kMetadataMxErrorMessage, "Member already exists.")));
 }
 
 TEST(HttpStatusMapping, LeavesOutMxErrorMessageWhenTheBodyHasNone) {
@@ -240,8 +228,7 @@ class RetryAfterTest : public testing::TestWithParam<RetryAfterCase> {};
 TEST_P(RetryAfterTest, BecomesRetryInfo) {
   const RetryAfterCase& c = GetParam();
   HttpHeaders headers = {{"content-type", "application/json"}};
-  if (c.retry_after.has_value())
-    headers.emplace_back("retry-after", *c.retry_after);
+  if (c.retry_after.has_value()) headers.emplace_back("retry-after", *c.retry_after);
   const absl::Status status =
       MapHttpError(Answer(c.http_status, "", std::move(headers)), kNow);
   const absl::optional<google::rpc::RetryInfo> retry = GetRetryInfo(status);
@@ -257,10 +244,9 @@ INSTANTIATE_TEST_SUITE_P(
         RetryAfterCase{"DeltaSeconds", 429, "120", 120},
         RetryAfterCase{"ZeroSeconds", 429, "0", 0},
         RetryAfterCase{"DeltaSecondsWithSpaces", 429, " 7 ", 7},
-        RetryAfterCase{"HttpDateIsRelativeToNow", 429,
-                       "Sun, 06 Nov 1994 08:49:37 GMT", 60},
-        RetryAfterCase{"PastHttpDateMeansNow", 429,
-                       "Sun, 06 Nov 1994 08:00:00 GMT", 0},
+        RetryAfterCase{"HttpDateIsRelativeToNow", 429, "Sun, 06 Nov 1994 08:49:37 GMT",
+                       60},
+        RetryAfterCase{"PastHttpDateMeansNow", 429, "Sun, 06 Nov 1994 08:00:00 GMT", 0},
         RetryAfterCase{"GarbageIsIgnored", 429, "soon", absl::nullopt},
         RetryAfterCase{"NegativeIsIgnored", 429, "-5", absl::nullopt},
         RetryAfterCase{"SignedIsIgnored", 429, "+5", absl::nullopt},
@@ -268,11 +254,9 @@ INSTANTIATE_TEST_SUITE_P(
         RetryAfterCase{"ObsoleteRfc850DateIsIgnored", 429,
                        "Sunday, 06-Nov-94 08:49:37 GMT", absl::nullopt},
         RetryAfterCase{"EmptyIsIgnored", 429, "", absl::nullopt},
-        RetryAfterCase{"AbsentMeansNoRetryInfo", 429, absl::nullopt,
-                       absl::nullopt},
+        RetryAfterCase{"AbsentMeansNoRetryInfo", 429, absl::nullopt, absl::nullopt},
         RetryAfterCase{"MaintenanceWindowOn503", 503, "30", 30},
-        RetryAfterCase{"AbsentOn503MeansNoRetryInfo", 503, absl::nullopt,
-                       absl::nullopt},
+        RetryAfterCase{"AbsentOn503MeansNoRetryInfo", 503, absl::nullopt, absl::nullopt},
         RetryAfterCase{"IgnoredOn500", 500, "30", absl::nullopt},
         RetryAfterCase{"IgnoredOn404", 404, "30", absl::nullopt}),
     [](const testing::TestParamInfo<RetryAfterCase>& info) {
@@ -280,8 +264,7 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST(HttpStatusMapping, Maps429ToResourceExhaustedWithRetryInfo) {
-  const absl::Status status =
-      MapHttpError(Answer(429, "", {{"retry-after", "2"}}), kNow);
+  const absl::Status status = MapHttpError(Answer(429, "", {{"retry-after", "2"}}), kNow);
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_RATE_LIMITED");
   ASSERT_TRUE(GetRetryInfo(status).has_value());
@@ -290,9 +273,8 @@ TEST(HttpStatusMapping, Maps429ToResourceExhaustedWithRetryInfo) {
 
 // --- MapCreateMemberAnswer ---
 
-constexpr char kMemberBody[] =
-    R"({"member":{"guid":"MBR-1","institution_code":"mxbank",)"
-    R"("connection_status":"CONNECTED"}})";
+constexpr char kMemberBody[] = R"({"member":{"guid":"MBR-1","institution_code":"mxbank",)"
+                               R"("connection_status":"CONNECTED"}})";
 constexpr char kMemberText[] = R"pb(
   guid: "MBR-1"
   institution_code: "mxbank"
@@ -303,9 +285,7 @@ struct OutcomeCase {
   int http_status;
   CreateMemberOutcome outcome;
 };
-void PrintTo(const OutcomeCase& c, std::ostream* os) {
-  *os << "HTTP " << c.http_status;
-}
+void PrintTo(const OutcomeCase& c, std::ostream* os) { *os << "HTTP " << c.http_status; }
 
 class MapCreateMemberAnswerTest : public testing::TestWithParam<OutcomeCase> {};
 
@@ -317,25 +297,20 @@ TEST_P(MapCreateMemberAnswerTest, DecodesTheMemberWithOutcomeAndHttpStatus) {
   EXPECT_EQ(response->outcome(), c.outcome);
   EXPECT_EQ(response->http_status(), c.http_status);
   Member expected;
-  ASSERT_TRUE(
-      google::protobuf::TextFormat::ParseFromString(kMemberText, &expected));
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(kMemberText, &expected));
   ExpectSameMessage(response->member(), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     SuccessStatuses, MapCreateMemberAnswerTest,
     testing::Values(
-        OutcomeCase{
-            200,
-            ::mx::platform::v1::CREATE_MEMBER_OUTCOME_CREATED_NO_AGGREGATION},
-        OutcomeCase{201, ::mx::platform::v1::
-                             CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED},
-        OutcomeCase{
-            202,
-            ::mx::platform::v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED},
+        OutcomeCase{200,
+                    ::mx::platform::v1::CREATE_MEMBER_OUTCOME_CREATED_NO_AGGREGATION},
+        OutcomeCase{201,
+                    ::mx::platform::v1::CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED},
+        OutcomeCase{202, ::mx::platform::v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED},
         OutcomeCase{203, ::mx::platform::v1::CREATE_MEMBER_OUTCOME_UNSPECIFIED},
-        OutcomeCase{299,
-                    ::mx::platform::v1::CREATE_MEMBER_OUTCOME_UNSPECIFIED}),
+        OutcomeCase{299, ::mx::platform::v1::CREATE_MEMBER_OUTCOME_UNSPECIFIED}),
     [](const testing::TestParamInfo<OutcomeCase>& info) {
       absl::string_view outcome = CreateMemberOutcome_Name(info.param.outcome);
       absl::ConsumePrefix(&outcome, "CREATE_MEMBER_OUTCOME_");
@@ -343,21 +318,16 @@ INSTANTIATE_TEST_SUITE_P(
                           UpperSnakeToCamel(outcome));
     });
 
-TEST(MapCreateMemberAnswer,
-     Maps2xxWithoutReadableMemberToInternalWithHttpStatus) {
-  for (const auto& [http_status, body] :
-       std::vector<std::pair<int, std::string>>{{202, "not json"},
-                                                {200, "{}"},
-                                                {201, R"({"member":null})"},
-                                                {204, ""}}) {
+TEST(MapCreateMemberAnswer, Maps2xxWithoutReadableMemberToInternalWithHttpStatus) {
+  for (const auto& [http_status, body] : std::vector<std::pair<int, std::string>>{
+           {202, "not json"}, {200, "{}"}, {201, R"({"member":null})"}, {204, ""}}) {
     const absl::StatusOr<CreateMemberResponse> response =
         MapCreateMemberAnswer(Answer(http_status, body), kNow);
     EXPECT_EQ(response.status().code(), absl::StatusCode::kInternal) << body;
     const google::rpc::ErrorInfo info = ErrorInfoOf(response.status());
     EXPECT_EQ(info.reason(), kReasonUpstreamResponseMalformed) << body;
-    EXPECT_THAT(info.metadata(),
-                UnorderedElementsAre(
-                    Pair(kMetadataHttpStatus, absl::StrCat(http_status))))
+    EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair(kMetadataHttpStatus,
+                                                           absl::StrCat(http_status))))
         << body;
     // Same message as the codec's, which never quotes the body.
     EXPECT_EQ(response.status().message(),
@@ -371,9 +341,8 @@ TEST(MapCreateMemberAnswer, KeepsMxsErrorMessageBesideTheMemberOn201) {
                   R"("error":{"message":"Product not supported."}})"),
       kNow);
   ASSERT_TRUE(response.ok()) << response.status();
-  EXPECT_EQ(
-      response->outcome(),
-      ::mx::platform::v1::CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED);
+  EXPECT_EQ(response->outcome(),
+            ::mx::platform::v1::CREATE_MEMBER_OUTCOME_PRODUCT_AGGREGATION_FAILED);
   EXPECT_EQ(response->member().guid(), "MBR-1");
   EXPECT_EQ(response->mx_error_message(), "Product not supported.");
 }
@@ -400,14 +369,13 @@ constexpr AnswerMapper kCreateMember = {
       return MapCreateMemberAnswer(response, now).status();
     }};
 constexpr AnswerMapper kListInstitutionCredentials = {
-    "ListInstitutionCredentials",
-    [](const HttpResponse& response, absl::Time now) {
+    "ListInstitutionCredentials", [](const HttpResponse& response, absl::Time now) {
       return MapListInstitutionCredentialsAnswer(response, now).status();
     }};
-constexpr AnswerMapper kGetMember = {
-    "GetMember", [](const HttpResponse& response, absl::Time now) {
-      return MapGetMemberAnswer(response, now).status();
-    }};
+constexpr AnswerMapper kGetMember = {"GetMember",
+                                     [](const HttpResponse& response, absl::Time now) {
+                                       return MapGetMemberAnswer(response, now).status();
+                                     }};
 constexpr AnswerMapper kGetMemberStatus = {
     "GetMemberStatus", [](const HttpResponse& response, absl::Time now) {
       return MapGetMemberStatusAnswer(response, now).status();
@@ -437,40 +405,32 @@ TEST_P(EveryAnswerTest, DelegatesNon2xxToMapHttpError) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Calls, EveryAnswerTest,
-                         testing::Values(kCreateMember,
-                                         kListInstitutionCredentials,
-                                         kGetMember, kGetMemberStatus,
-                                         kResumeMember, kDeleteMember),
+                         testing::Values(kCreateMember, kListInstitutionCredentials,
+                                         kGetMember, kGetMemberStatus, kResumeMember,
+                                         kDeleteMember),
                          MapperName);
 
 class AnswerWithBodyTest : public testing::TestWithParam<AnswerMapper> {};
 
 TEST_P(AnswerWithBodyTest, Maps2xxWithoutReadableBodyToInternalWithHttpStatus) {
-  for (const auto& [http_status, body] :
-       std::vector<std::pair<int, std::string>>{{200, "not json"},
-                                                {200, "{}"},
-                                                {202, "[]"},
-                                                {204, ""}}) {
+  for (const auto& [http_status, body] : std::vector<std::pair<int, std::string>>{
+           {200, "not json"}, {200, "{}"}, {202, "[]"}, {204, ""}}) {
     const absl::Status status = GetParam().map(Answer(http_status, body), kNow);
     EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << body;
     // The codec's message, which never quotes the body.
-    EXPECT_THAT(std::string(status.message()),
-                StartsWith("MX's response body "))
-        << body;
+    EXPECT_THAT(std::string(status.message()), StartsWith("MX's response body ")) << body;
     const google::rpc::ErrorInfo info = ErrorInfoOf(status);
     EXPECT_EQ(info.reason(), kReasonUpstreamResponseMalformed) << body;
-    EXPECT_THAT(info.metadata(),
-                UnorderedElementsAre(
-                    Pair(kMetadataHttpStatus, absl::StrCat(http_status))))
+    EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair(kMetadataHttpStatus,
+                                                           absl::StrCat(http_status))))
         << body;
   }
 }
 
 // CreateMember has its own test above, comparing with the codec's message.
 INSTANTIATE_TEST_SUITE_P(Calls, AnswerWithBodyTest,
-                         testing::Values(kListInstitutionCredentials,
-                                         kGetMember, kGetMemberStatus,
-                                         kResumeMember),
+                         testing::Values(kListInstitutionCredentials, kGetMember,
+                                         kGetMemberStatus, kResumeMember),
                          MapperName);
 
 // --- Each call's success ---
@@ -485,8 +445,7 @@ TEST(MapListInstitutionCredentialsAnswer, DecodesFieldsAndPaginationOn200) {
                       R"("total_entries":1,"total_pages":1}})"),
           kNow);
   ASSERT_TRUE(response.ok()) << response.status();
-  ExpectSameMessage(*response,
-                    ParseTextProto<ListInstitutionCredentialsResponse>(R"pb(
+  ExpectSameMessage(*response, ParseTextProto<ListInstitutionCredentialsResponse>(R"pb(
                       credentials {
                         guid: "CRD-1"
                         field_name: "LOGIN"
@@ -512,13 +471,12 @@ TEST(MapGetMemberAnswer, DecodesTheMemberOn200) {
 }
 
 TEST(MapGetMemberStatusAnswer, DecodesTheStatusAndChallengesOn200) {
-  const absl::StatusOr<GetMemberStatusResponse> response =
-      MapGetMemberStatusAnswer(
-          Answer(200, R"({"member":{"guid":"MBR-1",)"
-                      R"("connection_status":"CHALLENGED",)"
-                      R"("is_being_aggregated":true,"challenges":[)"
-                      R"({"guid":"CRD-1","label":"City?","type":"TEXT"}]}})"),
-          kNow);
+  const absl::StatusOr<GetMemberStatusResponse> response = MapGetMemberStatusAnswer(
+      Answer(200, R"({"member":{"guid":"MBR-1",)"
+                  R"("connection_status":"CHALLENGED",)"
+                  R"("is_being_aggregated":true,"challenges":[)"
+                  R"({"guid":"CRD-1","label":"City?","type":"TEXT"}]}})"),
+      kNow);
   ASSERT_TRUE(response.ok()) << response.status();
   ExpectSameMessage(response->status(), ParseTextProto<MemberStatus>(R"pb(
                       guid: "MBR-1"
@@ -552,17 +510,15 @@ TEST(MapResumeMemberAnswer, KeepsAnotherSuccessStatusAsReceived) {
 TEST(MapResumeMemberAnswer, Maps405ToFailedPreconditionConstraintNotMet) {
   const absl::Status status =
       MapResumeMemberAnswer(
-          Answer(405, R"({"error":{"message":"Member is not challenged."}})"),
-          kNow)
+          Answer(405, R"({"error":{"message":"Member is not challenged."}})"), kNow)
           .status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(status.message(), "MX answered HTTP 405: Member is not challenged.");
   const google::rpc::ErrorInfo info = ErrorInfoOf(status);
   EXPECT_EQ(info.reason(), "UPSTREAM_CONSTRAINT_NOT_MET");
-  EXPECT_THAT(info.metadata(),
-              UnorderedElementsAre(
-                  Pair(kMetadataHttpStatus, "405"),
-                  Pair(kMetadataMxErrorMessage, "Member is not challenged.")));
+  EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair(kMetadataHttpStatus, "405"),
+                                                    Pair(kMetadataMxErrorMessage,
+                                                         "Member is not challenged.")));
 }
 
 TEST(MapDeleteMemberAnswer, IsOkOn204WithoutABody) {

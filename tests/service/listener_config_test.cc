@@ -64,9 +64,8 @@ TEST_F(LoadServerTlsTest, ReadsTheClientCaForMutualTls) {
 }
 
 TEST_F(LoadServerTlsTest, RefusesACertificateWithoutKeyAndTheReverse) {
-  for (const auto& [cert, key] :
-       std::map<std::string, std::string>{{certs_->Path("server", "pem"), ""},
-                                          {"", certs_->Path("server", "key")}}) {
+  for (const auto& [cert, key] : std::map<std::string, std::string>{
+           {certs_->Path("server", "pem"), ""}, {"", certs_->Path("server", "key")}}) {
     absl::StatusOr<std::optional<ServerTls>> tls = LoadServerTls(cert, key, "");
     EXPECT_EQ(tls.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(tls.status().message(), HasSubstr("give both or neither"));
@@ -141,14 +140,15 @@ TEST(ListenerLimits, RefusesOutOfRangeValuesNamingTheFlag) {
 }
 
 TEST(ListenerChannelArgs, DefaultsSetSizesAndKeepaliveButNoConnectionAge) {
-  EXPECT_THAT(ListenerChannelArgs(ListenerLimits{}),
-              UnorderedElementsAre(
-                  Pair(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 1 << 20),
-                  Pair(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, 4 << 20),
-                  Pair(GRPC_ARG_KEEPALIVE_TIME_MS, 2 * 60 * 60 * 1000),
-                  Pair(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000),
-                  Pair(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5 * 60 * 1000),
-                  Pair(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0)));
+  EXPECT_THAT(
+      ListenerChannelArgs(ListenerLimits{}),
+      UnorderedElementsAre(
+          Pair(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 1 << 20),
+          Pair(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, 4 << 20),
+          Pair(GRPC_ARG_KEEPALIVE_TIME_MS, 2 * 60 * 60 * 1000),
+          Pair(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000),
+          Pair(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5 * 60 * 1000),
+          Pair(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0)));
 }
 
 TEST(ListenerChannelArgs, ConnectionAgeComesWithItsGrace) {
@@ -158,8 +158,10 @@ TEST(ListenerChannelArgs, ConnectionAgeComesWithItsGrace) {
   limits.keepalive_permit_without_calls = true;
   const auto args = ListenerChannelArgs(limits);
   EXPECT_THAT(args, ::testing::Contains(Pair(GRPC_ARG_MAX_CONNECTION_AGE_MS, 60000)));
-  EXPECT_THAT(args, ::testing::Contains(Pair(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 5000)));
-  EXPECT_THAT(args, ::testing::Contains(Pair(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1)));
+  EXPECT_THAT(args,
+              ::testing::Contains(Pair(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 5000)));
+  EXPECT_THAT(args,
+              ::testing::Contains(Pair(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1)));
 }
 
 }  // namespace

@@ -84,11 +84,10 @@ class EncodeCreateMemberBodyTest : public testing::TestWithParam<EncodeCase> {};
 TEST_P(EncodeCreateMemberBodyTest, WritesTheGoldenBytes) {
   const EncodeCase& c = GetParam();
   // Golden files end with a newline for editors; the body has none.
-  const std::string golden(
-      absl::StripTrailingAsciiWhitespace(ReadTestdata(c.golden)));
-  EXPECT_EQ(EncodeCreateMemberBody(
-                ParseTextProto<CreateMemberRequest>(c.request), c.version),
-            golden);
+  const std::string golden(absl::StripTrailingAsciiWhitespace(ReadTestdata(c.golden)));
+  EXPECT_EQ(
+      EncodeCreateMemberBody(ParseTextProto<CreateMemberRequest>(c.request), c.version),
+      golden);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -137,8 +136,7 @@ INSTANTIATE_TEST_SUITE_P(
                    "create_member_request_v20250224.json"},
         // skip_aggregation exists only in v20111101; a set false optional
         // (background_aggregation_is_disabled) is still written.
-        EncodeCase{"V20111101RequestWithSkipAggregation",
-                   MxApiVersion::kV20111101, R"pb(
+        EncodeCase{"V20111101RequestWithSkipAggregation", MxApiVersion::kV20111101, R"pb(
                      user_identifier: "USR-fa7537f3-48aa-a683-a02a-b18940482f54"
                      member {
                        institution_code: "mxbank"
@@ -230,8 +228,8 @@ TEST(EncodeResumeMemberBody, WritesTheGoldenBytes) {
     }
   )pb");
   // Golden files end with a newline for editors; the body has none.
-  const std::string golden(absl::StripTrailingAsciiWhitespace(
-      ReadTestdata("resume_member_request.json")));
+  const std::string golden(
+      absl::StripTrailingAsciiWhitespace(ReadTestdata("resume_member_request.json")));
   EXPECT_EQ(EncodeResumeMemberBody(request), golden);
 }
 
@@ -260,17 +258,14 @@ struct DecodeCase {
 void PrintTo(const DecodeCase& c, std::ostream* os) { *os << c.name; }
 
 template <typename Message>
-void ExpectDecodesToGolden(
-    absl::StatusOr<Message> (*decode)(absl::string_view body),
-    const DecodeCase& c) {
+void ExpectDecodesToGolden(absl::StatusOr<Message> (*decode)(absl::string_view body),
+                           const DecodeCase& c) {
   const absl::StatusOr<Message> decoded = decode(ReadTestdata(c.body));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
-  ExpectSameMessage(*decoded,
-                    ParseTextProto<Message>(ReadTestdata(c.expected)));
+  ExpectSameMessage(*decoded, ParseTextProto<Message>(ReadTestdata(c.expected)));
 }
 
-class DecodeMemberResponseBodyTest : public testing::TestWithParam<DecodeCase> {
-};
+class DecodeMemberResponseBodyTest : public testing::TestWithParam<DecodeCase> {};
 
 TEST_P(DecodeMemberResponseBodyTest, DecodesToTheExpectedMember) {
   ExpectDecodesToGolden(&DecodeMemberResponseBody, GetParam());
@@ -278,19 +273,18 @@ TEST_P(DecodeMemberResponseBodyTest, DecodesToTheExpectedMember) {
 
 INSTANTIATE_TEST_SUITE_P(
     GoldenFiles, DecodeMemberResponseBodyTest,
-    testing::Values(
-        DecodeCase{"SpecExampleWithEveryField", "member_response_full.json",
-                   "member_response_full.textproto"},
-        DecodeCase{"EveryFieldNull", "member_response_nulls.json",
-                   "member_response_nulls.textproto"},
-        DecodeCase{"UnknownKeysAndMxTypeBugs", "member_response_type_bugs.json",
-                   "member_response_type_bugs.textproto"},
-        DecodeCase{"V20111101OauthMember", "member_response_v20111101.json",
-                   "member_response_v20111101.textproto"}),
+    testing::Values(DecodeCase{"SpecExampleWithEveryField", "member_response_full.json",
+                               "member_response_full.textproto"},
+                    DecodeCase{"EveryFieldNull", "member_response_nulls.json",
+                               "member_response_nulls.textproto"},
+                    DecodeCase{"UnknownKeysAndMxTypeBugs",
+                               "member_response_type_bugs.json",
+                               "member_response_type_bugs.textproto"},
+                    DecodeCase{"V20111101OauthMember", "member_response_v20111101.json",
+                               "member_response_v20111101.textproto"}),
     CaseName<DecodeCase>);
 
-class DecodeCredentialsResponseBodyTest
-    : public testing::TestWithParam<DecodeCase> {};
+class DecodeCredentialsResponseBodyTest : public testing::TestWithParam<DecodeCase> {};
 
 TEST_P(DecodeCredentialsResponseBodyTest, DecodesToTheExpectedFields) {
   ExpectDecodesToGolden(&DecodeCredentialsResponseBody, GetParam());
@@ -298,18 +292,16 @@ TEST_P(DecodeCredentialsResponseBodyTest, DecodesToTheExpectedFields) {
 
 INSTANTIATE_TEST_SUITE_P(
     GoldenFiles, DecodeCredentialsResponseBodyTest,
-    testing::Values(
-        DecodeCase{"SpecExampleWithPagination", "credentials_response.json",
-                   "credentials_response.textproto"},
-        DecodeCase{"EveryFieldNull", "credentials_response_nulls.json",
-                   "credentials_response_nulls.textproto"},
-        DecodeCase{"UnknownKeysAndWrongTypes",
-                   "credentials_response_type_bugs.json",
-                   "credentials_response_type_bugs.textproto"}),
+    testing::Values(DecodeCase{"SpecExampleWithPagination", "credentials_response.json",
+                               "credentials_response.textproto"},
+                    DecodeCase{"EveryFieldNull", "credentials_response_nulls.json",
+                               "credentials_response_nulls.textproto"},
+                    DecodeCase{"UnknownKeysAndWrongTypes",
+                               "credentials_response_type_bugs.json",
+                               "credentials_response_type_bugs.textproto"}),
     CaseName<DecodeCase>);
 
-class DecodeMemberStatusResponseBodyTest
-    : public testing::TestWithParam<DecodeCase> {};
+class DecodeMemberStatusResponseBodyTest : public testing::TestWithParam<DecodeCase> {};
 
 TEST_P(DecodeMemberStatusResponseBodyTest, DecodesToTheExpectedStatus) {
   ExpectDecodesToGolden(&DecodeMemberStatusResponseBody, GetParam());
@@ -317,33 +309,30 @@ TEST_P(DecodeMemberStatusResponseBodyTest, DecodesToTheExpectedStatus) {
 
 INSTANTIATE_TEST_SUITE_P(
     GoldenFiles, DecodeMemberStatusResponseBodyTest,
-    testing::Values(
-        DecodeCase{"SpecExampleConnected", "member_status_connected.json",
-                   "member_status_connected.textproto"},
-        DecodeCase{"EveryFieldNull", "member_status_nulls.json",
-                   "member_status_nulls.textproto"},
-        DecodeCase{"ChallengedWithText", "member_status_challenged_text.json",
-                   "member_status_challenged_text.textproto"},
-        DecodeCase{"ChallengedWithOptionsThenToken",
-                   "member_status_challenged_options.json",
-                   "member_status_challenged_options.textproto"},
-        DecodeCase{"ChallengedWithImageOptionsThenImageData",
-                   "member_status_challenged_image_options.json",
-                   "member_status_challenged_image_options.textproto"},
-        DecodeCase{"ChallengeTypesSentAsIntegers",
-                   "member_status_challenged_integer_type.json",
-                   "member_status_challenged_integer_type.textproto"}),
+    testing::Values(DecodeCase{"SpecExampleConnected", "member_status_connected.json",
+                               "member_status_connected.textproto"},
+                    DecodeCase{"EveryFieldNull", "member_status_nulls.json",
+                               "member_status_nulls.textproto"},
+                    DecodeCase{"ChallengedWithText", "member_status_challenged_text.json",
+                               "member_status_challenged_text.textproto"},
+                    DecodeCase{"ChallengedWithOptionsThenToken",
+                               "member_status_challenged_options.json",
+                               "member_status_challenged_options.textproto"},
+                    DecodeCase{"ChallengedWithImageOptionsThenImageData",
+                               "member_status_challenged_image_options.json",
+                               "member_status_challenged_image_options.textproto"},
+                    DecodeCase{"ChallengeTypesSentAsIntegers",
+                               "member_status_challenged_integer_type.json",
+                               "member_status_challenged_integer_type.textproto"}),
     CaseName<DecodeCase>);
 
 TEST(DecodeMemberResponseBody, DecodesAnEmptyMemberObjectToAnEmptyMember) {
-  const absl::StatusOr<Member> member =
-      DecodeMemberResponseBody(R"({"member":{}})");
+  const absl::StatusOr<Member> member = DecodeMemberResponseBody(R"({"member":{}})");
   ASSERT_TRUE(member.ok()) << member.status();
   ExpectSameMessage(*member, Member());
 }
 
-TEST(DecodeMemberStatusResponseBody,
-     DecodesAnEmptyMemberObjectToAnEmptyStatus) {
+TEST(DecodeMemberStatusResponseBody, DecodesAnEmptyMemberObjectToAnEmptyStatus) {
   const absl::StatusOr<MemberStatus> status =
       DecodeMemberStatusResponseBody(R"({"member":{}})");
   ASSERT_TRUE(status.ok()) << status.status();
@@ -362,8 +351,7 @@ TEST(DecodeMemberStatusResponseBody, KeepsAnUnknownConnectionStatusRaw) {
 TEST(DecodeMemberStatusResponseBody, ReadsChallengesThatAreNotAnArrayAsNone) {
   for (const char* challenges : {"null", R"("TEXT")", "{}", "0"}) {
     const absl::StatusOr<MemberStatus> status = DecodeMemberStatusResponseBody(
-        absl::StrCat(R"({"member":{"guid":"MBR-1","challenges":)", challenges,
-                     "}}"));
+        absl::StrCat(R"({"member":{"guid":"MBR-1","challenges":)", challenges, "}}"));
     ASSERT_TRUE(status.ok()) << status.status();
     EXPECT_EQ(status->guid(), "MBR-1") << challenges;
     EXPECT_EQ(status->challenges_size(), 0) << challenges;
@@ -392,8 +380,7 @@ struct ChallengeTypeCase {
 };
 void PrintTo(const ChallengeTypeCase& c, std::ostream* os) { *os << c.name; }
 
-class DecodeChallengeTypeTest
-    : public testing::TestWithParam<ChallengeTypeCase> {};
+class DecodeChallengeTypeTest : public testing::TestWithParam<ChallengeTypeCase> {};
 
 TEST_P(DecodeChallengeTypeTest, ReadsStringsAndIntegersAndKeepsTheRawValue) {
   const ChallengeTypeCase& c = GetParam();
@@ -410,22 +397,19 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         ChallengeTypeCase{"TokenString", R"("TOKEN")",
                           ::mx::platform::v1::CHALLENGE_TYPE_TOKEN, "TOKEN"},
-        ChallengeTypeCase{"ZeroIsText", "0",
-                          ::mx::platform::v1::CHALLENGE_TYPE_TEXT, "0"},
+        ChallengeTypeCase{"ZeroIsText", "0", ::mx::platform::v1::CHALLENGE_TYPE_TEXT,
+                          "0"},
         ChallengeTypeCase{"UnknownStringIsUnspecified", R"("SECURITY_KEY")",
-                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED,
-                          "SECURITY_KEY"},
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, "SECURITY_KEY"},
         ChallengeTypeCase{"LowerCaseIsUnspecified", R"("text")",
-                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED,
-                          "text"},
+                          ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, "text"},
         ChallengeTypeCase{"EmptyStringIsUnspecified", R"("")",
                           ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, ""},
         ChallengeTypeCase{"IntegerPastTheListIsUnspecified", "5",
                           ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, "5"},
         ChallengeTypeCase{"NegativeIntegerIsUnspecified", "-1",
                           ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED, "-1"},
-        ChallengeTypeCase{"IntegerBeyondInt64KeepsItsDigits",
-                          "18446744073709551615",
+        ChallengeTypeCase{"IntegerBeyondInt64KeepsItsDigits", "18446744073709551615",
                           ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED,
                           "18446744073709551615"},
         ChallengeTypeCase{"FractionIsUnset", "1.5",
@@ -467,25 +451,18 @@ TEST_P(DecodeTimestampTest, ParsesIso8601OrLeavesItUnset) {
 INSTANTIATE_TEST_SUITE_P(
     Formats, DecodeTimestampTest,
     testing::Values(
-        TimestampCase{"MxMilliseconds", "2016-10-13T18:07:57.000Z", true,
-                      1476382077, 0},
-        TimestampCase{"NoFraction", "2016-10-13T18:07:57Z", true, 1476382077,
-                      0},
-        TimestampCase{"Nanoseconds", "2016-10-13T18:07:57.123456789Z", true,
-                      1476382077, 123456789},
-        TimestampCase{"NegativeOffset", "2016-10-13T12:07:57-06:00", true,
-                      1476382077, 0},
-        TimestampCase{"PositiveOffsetWithFraction",
-                      "2016-10-13T20:07:57.5+02:00", true, 1476382077,
-                      500000000},
-        TimestampCase{"BeforeTheEpoch", "1969-12-31T23:59:59.250Z", true, -1,
-                      250000000},
+        TimestampCase{"MxMilliseconds", "2016-10-13T18:07:57.000Z", true, 1476382077, 0},
+        TimestampCase{"NoFraction", "2016-10-13T18:07:57Z", true, 1476382077, 0},
+        TimestampCase{"Nanoseconds", "2016-10-13T18:07:57.123456789Z", true, 1476382077,
+                      123456789},
+        TimestampCase{"NegativeOffset", "2016-10-13T12:07:57-06:00", true, 1476382077, 0},
+        TimestampCase{"PositiveOffsetWithFraction", "2016-10-13T20:07:57.5+02:00", true,
+                      1476382077, 500000000},
+        TimestampCase{"BeforeTheEpoch", "1969-12-31T23:59:59.250Z", true, -1, 250000000},
         TimestampCase{"DateOnlyIsUnset", "2016-10-13", false, 0, 0},
         TimestampCase{"NoZoneIsUnset", "2016-10-13T18:07:57", false, 0, 0},
-        TimestampCase{"SpaceSeparatorIsUnset", "2016-10-13 18:07:57Z", false, 0,
-                      0},
-        TimestampCase{"ImpossibleDateIsUnset", "2016-13-45T99:99:99Z", false, 0,
-                      0},
+        TimestampCase{"SpaceSeparatorIsUnset", "2016-10-13 18:07:57Z", false, 0, 0},
+        TimestampCase{"ImpossibleDateIsUnset", "2016-13-45T99:99:99Z", false, 0, 0},
         TimestampCase{"WordIsUnset", "yesterday", false, 0, 0},
         TimestampCase{"EmptyIsUnset", "", false, 0, 0}),
     CaseName<TimestampCase>);
@@ -500,18 +477,15 @@ struct Decoder {
 };
 void PrintTo(const Decoder& d, std::ostream* os) { *os << d.name; }
 
-constexpr Decoder kMemberDecoder = {
-    "Member", [](absl::string_view body) {
-      return DecodeMemberResponseBody(body).status();
-    }};
+constexpr Decoder kMemberDecoder = {"Member", [](absl::string_view body) {
+                                      return DecodeMemberResponseBody(body).status();
+                                    }};
 constexpr Decoder kMemberStatusDecoder = {
-    "MemberStatus", [](absl::string_view body) {
-      return DecodeMemberStatusResponseBody(body).status();
-    }};
+    "MemberStatus",
+    [](absl::string_view body) { return DecodeMemberStatusResponseBody(body).status(); }};
 constexpr Decoder kCredentialsDecoder = {
-    "Credentials", [](absl::string_view body) {
-      return DecodeCredentialsResponseBody(body).status();
-    }};
+    "Credentials",
+    [](absl::string_view body) { return DecodeCredentialsResponseBody(body).status(); }};
 constexpr Decoder kEveryDecoder[] = {kMemberDecoder, kMemberStatusDecoder,
                                      kCredentialsDecoder};
 
@@ -540,8 +514,7 @@ constexpr MalformedCase kBodiesWithoutMember[] = {
     {"NullMember", R"({"member":null})", "has no member object"},
     {"StringMember", R"({"member":"x"})", "has no member object"},
     {"ArrayMember", R"({"member":[]})", "has no member object"},
-    {"ErrorBodyOnly", R"({"error":{"message":"Oops"}})",
-     "has no member object"},
+    {"ErrorBodyOnly", R"({"error":{"message":"Oops"}})", "has no member object"},
 };
 
 // Objects without the `credentials` array of CredentialsResponseBody.
@@ -550,12 +523,10 @@ constexpr MalformedCase kBodiesWithoutCredentials[] = {
     {"NullCredentials", R"({"credentials":null})", "has no credentials array"},
     {"ObjectCredentials", R"({"credentials":{"guid":"CRD-1"}})",
      "has no credentials array"},
-    {"StringCredentials", R"({"credentials":"x"})",
-     "has no credentials array"},
+    {"StringCredentials", R"({"credentials":"x"})", "has no credentials array"},
     {"PaginationOnly", R"({"pagination":{"current_page":1}})",
      "has no credentials array"},
-    {"ErrorBodyOnly", R"({"error":{"message":"Oops"}})",
-     "has no credentials array"},
+    {"ErrorBodyOnly", R"({"error":{"message":"Oops"}})", "has no credentials array"},
 };
 
 class MalformedBodyTest
@@ -575,31 +546,27 @@ TEST_P(MalformedBodyTest, IsInternalUpstreamResponseMalformed) {
 
 std::string MalformedCaseName(
     const testing::TestParamInfo<std::tuple<Decoder, MalformedCase>>& info) {
-  return absl::StrCat(std::get<1>(info.param).name, "For",
-                      std::get<0>(info.param).name);
+  return absl::StrCat(std::get<1>(info.param).name, "For", std::get<0>(info.param).name);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Unparseable, MalformedBodyTest,
-    testing::Combine(testing::ValuesIn(kEveryDecoder),
-                     testing::ValuesIn(kUnparseableBodies)),
-    MalformedCaseName);
-INSTANTIATE_TEST_SUITE_P(
-    WithoutMember, MalformedBodyTest,
-    testing::Combine(testing::Values(kMemberDecoder, kMemberStatusDecoder),
-                     testing::ValuesIn(kBodiesWithoutMember)),
-    MalformedCaseName);
-INSTANTIATE_TEST_SUITE_P(
-    WithoutCredentials, MalformedBodyTest,
-    testing::Combine(testing::Values(kCredentialsDecoder),
-                     testing::ValuesIn(kBodiesWithoutCredentials)),
-    MalformedCaseName);
+INSTANTIATE_TEST_SUITE_P(Unparseable, MalformedBodyTest,
+                         testing::Combine(testing::ValuesIn(kEveryDecoder),
+                                          testing::ValuesIn(kUnparseableBodies)),
+                         MalformedCaseName);
+INSTANTIATE_TEST_SUITE_P(WithoutMember, MalformedBodyTest,
+                         testing::Combine(testing::Values(kMemberDecoder,
+                                                          kMemberStatusDecoder),
+                                          testing::ValuesIn(kBodiesWithoutMember)),
+                         MalformedCaseName);
+INSTANTIATE_TEST_SUITE_P(WithoutCredentials, MalformedBodyTest,
+                         testing::Combine(testing::Values(kCredentialsDecoder),
+                                          testing::ValuesIn(kBodiesWithoutCredentials)),
+                         MalformedCaseName);
 
 TEST(Decoders, NeverQuoteTheBodyInTheirErrors) {
   for (const Decoder& decoder : kEveryDecoder) {
-    for (const char* body :
-         {"password=hunter2", R"({"member":"hunter2"})",
-          R"({"credentials":"hunter2"})", "[\"hunter2\"]"}) {
+    for (const char* body : {"password=hunter2", R"({"member":"hunter2"})",
+                             R"({"credentials":"hunter2"})", "[\"hunter2\"]"}) {
       EXPECT_THAT(decoder.decode(body).message(), Not(HasSubstr("hunter2")))
           << decoder.name << ": " << body;
     }
@@ -615,8 +582,7 @@ struct ErrorMessageCase {
 };
 void PrintTo(const ErrorMessageCase& c, std::ostream* os) { *os << c.name; }
 
-class ExtractMxErrorMessageTest
-    : public testing::TestWithParam<ErrorMessageCase> {};
+class ExtractMxErrorMessageTest : public testing::TestWithParam<ErrorMessageCase> {};
 
 TEST_P(ExtractMxErrorMessageTest, FindsOnlyErrorDotMessageStrings) {
   EXPECT_EQ(ExtractMxErrorMessage(GetParam().body), GetParam().message);
@@ -625,37 +591,28 @@ TEST_P(ExtractMxErrorMessageTest, FindsOnlyErrorDotMessageStrings) {
 INSTANTIATE_TEST_SUITE_P(
     Bodies, ExtractMxErrorMessageTest,
     testing::Values(
-        ErrorMessageCase{"PlatformShape",
-                         R"({"error":{"message":"User not found."}})",
+        ErrorMessageCase{"PlatformShape", R"({"error":{"message":"User not found."}})",
                          "User not found."},
-        ErrorMessageCase{
-            "PlatformShapeWithMoreKeys",
-            R"({"error":{"type":"x","message":"Taken.","status":409}})",
-            "Taken."},
-        ErrorMessageCase{"EscapedMessage",
-                         R"({"error":{"message":"Say \"hi\"\n"}})",
+        ErrorMessageCase{"PlatformShapeWithMoreKeys",
+                         R"({"error":{"type":"x","message":"Taken.","status":409}})",
+                         "Taken."},
+        ErrorMessageCase{"EscapedMessage", R"({"error":{"message":"Say \"hi\"\n"}})",
                          "Say \"hi\"\n"},
-        ErrorMessageCase{"SsoShapeIsIgnored", R"({"error":"Not found"})",
+        ErrorMessageCase{"SsoShapeIsIgnored", R"({"error":"Not found"})", absl::nullopt},
+        ErrorMessageCase{"NexusShapeIsIgnored", R"({"code":4220,"message":"Duplicate"})",
                          absl::nullopt},
-        ErrorMessageCase{"NexusShapeIsIgnored",
-                         R"({"code":4220,"message":"Duplicate"})",
+        ErrorMessageCase{"NullMessage", R"({"error":{"message":null}})", absl::nullopt},
+        ErrorMessageCase{"NumberMessage", R"({"error":{"message":42}})", absl::nullopt},
+        ErrorMessageCase{"EmptyMessageSaysNothing", R"({"error":{"message":""}})",
                          absl::nullopt},
-        ErrorMessageCase{"NullMessage", R"({"error":{"message":null}})",
-                         absl::nullopt},
-        ErrorMessageCase{"NumberMessage", R"({"error":{"message":42}})",
-                         absl::nullopt},
-        ErrorMessageCase{"EmptyMessageSaysNothing",
-                         R"({"error":{"message":""}})", absl::nullopt},
-        ErrorMessageCase{"HtmlPage", "<html>502 Bad Gateway</html>",
-                         absl::nullopt},
+        ErrorMessageCase{"HtmlPage", "<html>502 Bad Gateway</html>", absl::nullopt},
         ErrorMessageCase{"EmptyBody", "", absl::nullopt},
-        ErrorMessageCase{"MemberBody", R"({"member":{"guid":"MBR-1"}})",
-                         absl::nullopt},
+        ErrorMessageCase{"MemberBody", R"({"member":{"guid":"MBR-1"}})", absl::nullopt},
         // The key spelled with escapes is still the key "error".
         ErrorMessageCase{"EscapedKey", R"({"\u0065rror":{"message":"Escaped key."}})",
                          "Escaped key."},
-        ErrorMessageCase{"SpacesAroundTheKey", R"({ "error" : { "message" : "Spaced." } })",
-                         "Spaced."}),
+        ErrorMessageCase{"SpacesAroundTheKey",
+                         R"({ "error" : { "message" : "Spaced." } })", "Spaced."}),
     CaseName<ErrorMessageCase>);
 
 TEST(ExtractMxErrorMessage, CutsALongMessageOnACharacterBoundary) {
@@ -669,8 +626,9 @@ TEST(ExtractMxErrorMessage, CutsALongMessageOnACharacterBoundary) {
 
 TEST(ExtractMxErrorMessage, KeepsAMessageOfExactlyTheLimit) {
   const std::string exact(kMaxMxErrorMessageBytes, 'b');
-  EXPECT_EQ(ExtractMxErrorMessage(absl::StrCat(R"({"error":{"message":")", exact, R"("}})")),
-            exact);
+  EXPECT_EQ(
+      ExtractMxErrorMessage(absl::StrCat(R"({"error":{"message":")", exact, R"("}})")),
+      exact);
 }
 
 // --- Enum <-> MX string tables ---
@@ -678,16 +636,16 @@ TEST(ExtractMxErrorMessage, KeepsAMessageOfExactlyTheLimit) {
 // Each MX string is the proto value's name without its prefix (lower case
 // for products), so the proto enum itself is the expected table: a value
 // added to the proto without an MX string fails here.
-void ExpectMxNamesFollowProtoNames(
-    const EnumDescriptor* descriptor, absl::string_view prefix, bool lower_case,
-    absl::FunctionRef<absl::string_view(int)> to_mx) {
+void ExpectMxNamesFollowProtoNames(const EnumDescriptor* descriptor,
+                                   absl::string_view prefix, bool lower_case,
+                                   absl::FunctionRef<absl::string_view(int)> to_mx) {
   for (int i = 0; i < descriptor->value_count(); ++i) {
     const int number = descriptor->value(i)->number();
     absl::string_view name = descriptor->value(i)->name();
     ASSERT_TRUE(absl::ConsumePrefix(&name, prefix)) << name;
     const std::string expected = name == "UNSPECIFIED" ? ""
-                                 : lower_case ? absl::AsciiStrToLower(name)
-                                              : std::string(name);
+                                 : lower_case          ? absl::AsciiStrToLower(name)
+                                                       : std::string(name);
     EXPECT_EQ(to_mx(number), expected) << descriptor->value(i)->name();
   }
 }
@@ -706,18 +664,16 @@ TEST(MxEnumStrings, EveryUseCaseHasMxsName) {
 
 TEST(MxEnumStrings, EveryConnectionStatusHasMxsName) {
   ExpectMxNamesFollowProtoNames(
-      ::mx::platform::v1::ConnectionStatus_descriptor(), "CONNECTION_STATUS_",
-      false, [](int value) {
+      ::mx::platform::v1::ConnectionStatus_descriptor(), "CONNECTION_STATUS_", false,
+      [](int value) {
         return ConnectionStatusToMx(static_cast<ConnectionStatus>(value));
       });
 }
 
 TEST(MxEnumStrings, ConnectionStatusRoundTripsThroughMxStrings) {
-  const EnumDescriptor* descriptor =
-      ::mx::platform::v1::ConnectionStatus_descriptor();
+  const EnumDescriptor* descriptor = ::mx::platform::v1::ConnectionStatus_descriptor();
   for (int i = 0; i < descriptor->value_count(); ++i) {
-    const auto status =
-        static_cast<ConnectionStatus>(descriptor->value(i)->number());
+    const auto status = static_cast<ConnectionStatus>(descriptor->value(i)->number());
     EXPECT_EQ(ConnectionStatusFromMx(ConnectionStatusToMx(status)), status)
         << descriptor->value(i)->name();
   }
@@ -726,8 +682,7 @@ TEST(MxEnumStrings, ConnectionStatusRoundTripsThroughMxStrings) {
 // ChallengeType has no public ToMx: its table is checked through the
 // decoder, by MX's string and by the integer MX may send instead.
 TEST(MxEnumStrings, EveryChallengeTypeIsReadFromMxsNameAndFromItsInteger) {
-  const EnumDescriptor* descriptor =
-      ::mx::platform::v1::ChallengeType_descriptor();
+  const EnumDescriptor* descriptor = ::mx::platform::v1::ChallengeType_descriptor();
   for (int i = 0; i < descriptor->value_count(); ++i) {
     const int number = descriptor->value(i)->number();
     if (number == ::mx::platform::v1::CHALLENGE_TYPE_UNSPECIFIED) continue;
@@ -737,9 +692,8 @@ TEST(MxEnumStrings, EveryChallengeTypeIsReadFromMxsNameAndFromItsInteger) {
     // UNSPECIFIED.
     for (const std::string& mx_type :
          {absl::StrCat("\"", name, "\""), absl::StrCat(number - 1)}) {
-      const absl::StatusOr<MemberStatus> status =
-          DecodeMemberStatusResponseBody(absl::StrCat(
-              R"({"member":{"challenges":[{"type":)", mx_type, "}]}}"));
+      const absl::StatusOr<MemberStatus> status = DecodeMemberStatusResponseBody(
+          absl::StrCat(R"({"member":{"challenges":[{"type":)", mx_type, "}]}}"));
       ASSERT_TRUE(status.ok()) << status.status();
       ASSERT_EQ(status->challenges_size(), 1);
       EXPECT_EQ(status->challenges(0).type(), number) << mx_type;

@@ -74,8 +74,7 @@ class FakeMxClient final : public MxClient {
   };
 
   // From now on, CreateMember runs `done` with `result` before returning.
-  void CompleteInsideCreateMember(
-      absl::StatusOr<v1::CreateMemberResponse> result) {
+  void CompleteInsideCreateMember(absl::StatusOr<v1::CreateMemberResponse> result) {
     absl::MutexLock lock(&mu_);
     inline_result_ = std::move(result);
   }
@@ -86,9 +85,8 @@ class FakeMxClient final : public MxClient {
     release_ = release;
   }
 
-  CallId CreateMember(const v1::CreateMemberRequest& request,
-                      MxApiVersion version, absl::Time deadline,
-                      const CallMetadata& metadata,
+  CallId CreateMember(const v1::CreateMemberRequest& request, MxApiVersion version,
+                      absl::Time deadline, const CallMetadata& metadata,
                       CreateMemberCallback done) override {
     absl::optional<absl::StatusOr<v1::CreateMemberResponse>> inline_result;
     absl::Notification* release;
@@ -111,8 +109,8 @@ class FakeMxClient final : public MxClient {
   // The other unary calls complete at once, inside the call, with an answer
   // built from the request, so a test can see the request was relayed.
   CallId ListInstitutionCredentials(
-      const v1::ListInstitutionCredentialsRequest& request, MxApiVersion,
-      absl::Time, const CallMetadata&,
+      const v1::ListInstitutionCredentialsRequest& request, MxApiVersion, absl::Time,
+      const CallMetadata&,
       Callback<v1::ListInstitutionCredentialsResponse> done) override {
     v1::ListInstitutionCredentialsResponse response;
     response.add_credentials()->set_guid("CRD-of-" + request.institution_code());
@@ -124,8 +122,8 @@ class FakeMxClient final : public MxClient {
     response.mutable_member()->set_guid(request.member_identifier());
     return CompleteInline(response, done);
   }
-  CallId ResumeMember(const v1::ResumeMemberRequest& request, MxApiVersion,
-                      absl::Time, const CallMetadata&,
+  CallId ResumeMember(const v1::ResumeMemberRequest& request, MxApiVersion, absl::Time,
+                      const CallMetadata&,
                       Callback<v1::ResumeMemberResponse> done) override {
     v1::ResumeMemberResponse response;
     response.mutable_member()->set_guid(request.member_identifier());
@@ -227,8 +225,9 @@ class FakeMxClient final : public MxClient {
 
  private:
   template <typename Response>
-  CallId CompleteInline(std::common_type_t<absl::StatusOr<Response>> result,  // not deduced
-                        const Callback<Response>& done) {
+  CallId CompleteInline(
+      std::common_type_t<absl::StatusOr<Response>> result,  // not deduced
+      const Callback<Response>& done) {
     CallId id;
     {
       absl::MutexLock lock(&mu_);
@@ -272,9 +271,9 @@ v1::CreateMemberResponse MxResponse() {
 }
 
 const absl::Status& MxNotFound() {
-  static const absl::Status* const kNotFound = new absl::Status(
-      MakeError(absl::StatusCode::kNotFound, "MX answered HTTP 404",
-                "UPSTREAM_NOT_FOUND", {{"http_status", "404"}}));
+  static const absl::Status* const kNotFound =
+      new absl::Status(MakeError(absl::StatusCode::kNotFound, "MX answered HTTP 404",
+                                 "UPSTREAM_NOT_FOUND", {{"http_status", "404"}}));
   return *kNotFound;
 }
 
@@ -333,13 +332,10 @@ class ClientCall {
   grpc::Status status_;
 };
 
-void ExpectOkWith(const grpc::Status& status,
-                  const v1::CreateMemberResponse& actual,
+void ExpectOkWith(const grpc::Status& status, const v1::CreateMemberResponse& actual,
                   const v1::CreateMemberResponse& expected) {
-  ASSERT_TRUE(status.ok()) << status.error_code() << " "
-                           << status.error_message();
-  EXPECT_TRUE(MessageDifferencer::Equals(actual, expected))
-      << actual.DebugString();
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  EXPECT_TRUE(MessageDifferencer::Equals(actual, expected)) << actual.DebugString();
 }
 
 void ExpectMxNotFound(const grpc::Status& status) {
@@ -351,8 +347,7 @@ void ExpectMxNotFound(const grpc::Status& status) {
   ASSERT_TRUE(details.details(0).UnpackTo(&info));
   EXPECT_EQ(info.domain(), "mxgate");
   EXPECT_EQ(info.reason(), "UPSTREAM_NOT_FOUND");
-  EXPECT_THAT(info.metadata(),
-              UnorderedElementsAre(Pair("http_status", "404")));
+  EXPECT_THAT(info.metadata(), UnorderedElementsAre(Pair("http_status", "404")));
 }
 
 // UNAVAILABLE with reason DRAINING and a RetryInfo of 0 s: retry elsewhere now.
@@ -389,7 +384,8 @@ class LogLines {
 };
 
 // The x-request-id in `metadata`; "" when absent.
-std::string RequestIdIn(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+std::string RequestIdIn(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
   const auto it = metadata.find("x-request-id");
   if (it == metadata.end()) return "";
   return std::string(it->second.data(), it->second.size());
@@ -405,16 +401,14 @@ std::string ReturnedRequestId(const grpc::ClientContext& context) {
 
 constexpr char kUuidV4[] =
     "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}";
-constexpr char kTraceparent[] =
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 class MemberServiceTest : public ::testing::Test {
  protected:
   explicit MemberServiceTest(const CallLimits& limits = CallLimits())
       : service_(fake_, ServiceOptions(WatchOptions(), &log_.log(), limits)) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     stub_ = v1::MemberService::NewStub(grpc::CreateChannel(
@@ -558,12 +552,13 @@ TEST_F(MemberServiceTest, LogsOneLinePerCallWithTheHashedUserAndNoSecret) {
   const std::vector<std::string> lines = log_.lines();
   ASSERT_EQ(lines.size(), 1u);
   ASSERT_THAT(lines[0], ::testing::EndsWith("}\n"));
-  EXPECT_THAT(lines[0].substr(0, lines[0].size() - 1), MatchesRegex(
-      R"(\{"time":"[0-9-]{10}T[0-9:]{8}\.[0-9]{3}Z","level":"info",)"
-      R"("method":"CreateMember","code":"OK","duration_ms":[0-9]+\.[0-9]{3},)"
-      R"("upstream_status":202,"request_id":"req-1",)"
-      R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",)"
-      R"("user":"[0-9a-f]{16}","member":"MBR-1"\})"));
+  EXPECT_THAT(lines[0].substr(0, lines[0].size() - 1),
+              MatchesRegex(
+                  R"(\{"time":"[0-9-]{10}T[0-9:]{8}\.[0-9]{3}Z","level":"info",)"
+                  R"("method":"CreateMember","code":"OK","duration_ms":[0-9]+\.[0-9]{3},)"
+                  R"("upstream_status":202,"request_id":"req-1",)"
+                  R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",)"
+                  R"("user":"[0-9a-f]{16}","member":"MBR-1"\})"));
   EXPECT_THAT(lines[0], HasSubstr(UserHash("user-1")));
   EXPECT_THAT(lines[0], Not(HasSubstr("user-1")));
   EXPECT_THAT(lines[0], Not(HasSubstr("hunter2")));
@@ -629,13 +624,11 @@ struct VersionCase {
 };
 void PrintTo(const VersionCase& c, std::ostream* os) { *os << c.name; }
 
-class MemberServiceVersionTest
-    : public MemberServiceTest,
-      public ::testing::WithParamInterface<VersionCase> {};
+class MemberServiceVersionTest : public MemberServiceTest,
+                                 public ::testing::WithParamInterface<VersionCase> {};
 
 TEST_P(MemberServiceVersionTest, CallsMxWithTheResolvedVersion) {
-  const v1::CreateMemberRequest request =
-      ValidRequest(GetParam().accept_version);
+  const v1::CreateMemberRequest request = ValidRequest(GetParam().accept_version);
   ClientCall call(*stub_, request);
 
   const FakeMxClient::Call mx_call = OnlyCall();
@@ -645,16 +638,16 @@ TEST_P(MemberServiceVersionTest, CallsMxWithTheResolvedVersion) {
   EXPECT_TRUE(call.Wait().ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Versions, MemberServiceVersionTest,
-    ::testing::Values(
-        VersionCase{"EmptyMeansServerDefault", "", kServerDefault},
-        VersionCase{"ExplicitV20250224", "v20250224", MxApiVersion::kV20250224},
-        VersionCase{"ExplicitV20111101", "v20111101",
-                    MxApiVersion::kV20111101}),
-    [](const ::testing::TestParamInfo<VersionCase>& info) {
-      return std::string(info.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(Versions, MemberServiceVersionTest,
+                         ::testing::Values(VersionCase{"EmptyMeansServerDefault", "",
+                                                       kServerDefault},
+                                           VersionCase{"ExplicitV20250224", "v20250224",
+                                                       MxApiVersion::kV20250224},
+                                           VersionCase{"ExplicitV20111101", "v20111101",
+                                                       MxApiVersion::kV20111101}),
+                         [](const ::testing::TestParamInfo<VersionCase>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST_F(MemberServiceTest, PassesTheClientDeadlineToMx) {
   ClientCall call(*stub_, ValidRequest(), absl::Seconds(20));
@@ -962,26 +955,44 @@ TEST_P(EndReasonForTest, ClassifiesTheStatus) {
 
 INSTANTIATE_TEST_SUITE_P(
     Statuses, EndReasonForTest,
-    ::testing::Values(
-        EndReasonCase{v1::CONNECTION_STATUS_UNSPECIFIED, false, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_CREATED, true, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_CREATED, false, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_UPDATED, true, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_DELAYED, true, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_RESUMED, true, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_PENDING, false, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_CONNECTED, true, v1::WATCH_END_REASON_UNSPECIFIED},
-        EndReasonCase{v1::CONNECTION_STATUS_CONNECTED, false, v1::WATCH_END_REASON_CONNECTED},
-        EndReasonCase{v1::CONNECTION_STATUS_RECONNECTED, false, v1::WATCH_END_REASON_CONNECTED},
-        EndReasonCase{v1::CONNECTION_STATUS_DEGRADED, false, v1::WATCH_END_REASON_CONNECTED},
-        EndReasonCase{v1::CONNECTION_STATUS_CHALLENGED, false, v1::WATCH_END_REASON_CHALLENGED},
-        EndReasonCase{v1::CONNECTION_STATUS_DENIED, false, v1::WATCH_END_REASON_END_STATE},
-        EndReasonCase{v1::CONNECTION_STATUS_FAILED, false, v1::WATCH_END_REASON_END_STATE},
-        EndReasonCase{v1::CONNECTION_STATUS_EXPIRED, false, v1::WATCH_END_REASON_END_STATE},
-        EndReasonCase{v1::CONNECTION_STATUS_LOCKED, false, v1::WATCH_END_REASON_END_STATE},
-        EndReasonCase{v1::CONNECTION_STATUS_PREVENTED, false, v1::WATCH_END_REASON_END_STATE},
-        EndReasonCase{v1::CONNECTION_STATUS_DISCONNECTED, false, v1::WATCH_END_REASON_END_STATE},
-        EndReasonCase{v1::CONNECTION_STATUS_CLOSED, false, v1::WATCH_END_REASON_END_STATE}));
+    ::testing::Values(EndReasonCase{v1::CONNECTION_STATUS_UNSPECIFIED, false,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_CREATED, true,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_CREATED, false,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_UPDATED, true,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_DELAYED, true,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_RESUMED, true,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_PENDING, false,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_CONNECTED, true,
+                                    v1::WATCH_END_REASON_UNSPECIFIED},
+                      EndReasonCase{v1::CONNECTION_STATUS_CONNECTED, false,
+                                    v1::WATCH_END_REASON_CONNECTED},
+                      EndReasonCase{v1::CONNECTION_STATUS_RECONNECTED, false,
+                                    v1::WATCH_END_REASON_CONNECTED},
+                      EndReasonCase{v1::CONNECTION_STATUS_DEGRADED, false,
+                                    v1::WATCH_END_REASON_CONNECTED},
+                      EndReasonCase{v1::CONNECTION_STATUS_CHALLENGED, false,
+                                    v1::WATCH_END_REASON_CHALLENGED},
+                      EndReasonCase{v1::CONNECTION_STATUS_DENIED, false,
+                                    v1::WATCH_END_REASON_END_STATE},
+                      EndReasonCase{v1::CONNECTION_STATUS_FAILED, false,
+                                    v1::WATCH_END_REASON_END_STATE},
+                      EndReasonCase{v1::CONNECTION_STATUS_EXPIRED, false,
+                                    v1::WATCH_END_REASON_END_STATE},
+                      EndReasonCase{v1::CONNECTION_STATUS_LOCKED, false,
+                                    v1::WATCH_END_REASON_END_STATE},
+                      EndReasonCase{v1::CONNECTION_STATUS_PREVENTED, false,
+                                    v1::WATCH_END_REASON_END_STATE},
+                      EndReasonCase{v1::CONNECTION_STATUS_DISCONNECTED, false,
+                                    v1::WATCH_END_REASON_END_STATE},
+                      EndReasonCase{v1::CONNECTION_STATUS_CLOSED, false,
+                                    v1::WATCH_END_REASON_END_STATE}));
 
 class WatchTest : public ::testing::Test {
  protected:

@@ -53,7 +53,8 @@ TEST(Metrics, CountsRpcsByMethodAndCode) {
   EXPECT_THAT(
       Lines(text, "grpc_server_handled_total"),
       ::testing::UnorderedElementsAre(
-          absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", kCreateLabels, "} 2"),
+          absl::StrCat(R"(grpc_server_handled_total{grpc_code="OK",)", kCreateLabels,
+                       "} 2"),
           absl::StrCat(R"(grpc_server_handled_total{grpc_code="INVALID_ARGUMENT",)",
                        kCreateLabels, "} 1"),
           R"(grpc_server_handled_total{grpc_code="UNAVAILABLE",grpc_method="WatchMemberStatus",)"
@@ -67,26 +68,26 @@ TEST(Metrics, PutsRpcTimesInCumulativeBuckets) {
   metrics.RecordRpc("CreateMember", false, absl::StatusCode::kOk, absl::Microseconds(50));
   metrics.RecordRpc("CreateMember", false, absl::StatusCode::kOk, absl::Milliseconds(3));
   const std::string text = metrics.Text();
-  const std::string bucket = absl::StrCat("grpc_server_handling_seconds_bucket{", kCreateLabels);
-  EXPECT_THAT(Lines(text, bucket),
-              ElementsAre(absl::StrCat(bucket, R"(,le="0.0001"} 1)"),
-                          absl::StrCat(bucket, R"(,le="0.00025"} 1)"),
-                          absl::StrCat(bucket, R"(,le="0.0005"} 1)"),
-                          absl::StrCat(bucket, R"(,le="0.001"} 1)"),
-                          absl::StrCat(bucket, R"(,le="0.0025"} 1)"),
-                          absl::StrCat(bucket, R"(,le="0.005"} 2)"),
-                          absl::StrCat(bucket, R"(,le="0.01"} 2)"),
-                          absl::StrCat(bucket, R"(,le="0.025"} 2)"),
-                          absl::StrCat(bucket, R"(,le="0.05"} 2)"),
-                          absl::StrCat(bucket, R"(,le="0.1"} 2)"),
-                          absl::StrCat(bucket, R"(,le="0.25"} 2)"),
-                          absl::StrCat(bucket, R"(,le="0.5"} 2)"),
-                          absl::StrCat(bucket, R"(,le="1"} 2)"),
-                          absl::StrCat(bucket, R"(,le="2.5"} 2)"),
-                          absl::StrCat(bucket, R"(,le="5"} 2)"),
-                          absl::StrCat(bucket, R"(,le="10"} 2)"),
-                          absl::StrCat(bucket, R"(,le="30"} 2)"),
-                          absl::StrCat(bucket, R"(,le="+Inf"} 2)")));
+  const std::string bucket =
+      absl::StrCat("grpc_server_handling_seconds_bucket{", kCreateLabels);
+  EXPECT_THAT(
+      Lines(text, bucket),
+      ElementsAre(
+          absl::StrCat(bucket, R"(,le="0.0001"} 1)"),
+          absl::StrCat(bucket, R"(,le="0.00025"} 1)"),
+          absl::StrCat(bucket, R"(,le="0.0005"} 1)"),
+          absl::StrCat(bucket, R"(,le="0.001"} 1)"),
+          absl::StrCat(bucket, R"(,le="0.0025"} 1)"),
+          absl::StrCat(bucket, R"(,le="0.005"} 2)"),
+          absl::StrCat(bucket, R"(,le="0.01"} 2)"),
+          absl::StrCat(bucket, R"(,le="0.025"} 2)"),
+          absl::StrCat(bucket, R"(,le="0.05"} 2)"),
+          absl::StrCat(bucket, R"(,le="0.1"} 2)"),
+          absl::StrCat(bucket, R"(,le="0.25"} 2)"),
+          absl::StrCat(bucket, R"(,le="0.5"} 2)"), absl::StrCat(bucket, R"(,le="1"} 2)"),
+          absl::StrCat(bucket, R"(,le="2.5"} 2)"), absl::StrCat(bucket, R"(,le="5"} 2)"),
+          absl::StrCat(bucket, R"(,le="10"} 2)"), absl::StrCat(bucket, R"(,le="30"} 2)"),
+          absl::StrCat(bucket, R"(,le="+Inf"} 2)")));
   EXPECT_THAT(Lines(text, "grpc_server_handling_seconds_sum"),
               ElementsAre(absl::StrCat("grpc_server_handling_seconds_sum{", kCreateLabels,
                                        "} 0.00305")));
@@ -97,19 +98,23 @@ TEST(Metrics, CountsUpstreamAnswersByStatusAndFailuresByReason) {
   metrics.RecordUpstreamAnswer("createMember", 202, absl::Milliseconds(1));
   metrics.RecordUpstreamAnswer("createMember", 409, absl::Milliseconds(1));
   metrics.RecordUpstreamAnswer("createMember", 202, absl::Milliseconds(1));
-  metrics.RecordUpstreamFailure("readMemberStatus", "UPSTREAM_TIMEOUT", absl::Seconds(15));
+  metrics.RecordUpstreamFailure("readMemberStatus", "UPSTREAM_TIMEOUT",
+                                absl::Seconds(15));
   const std::string text = metrics.Text();
-  EXPECT_THAT(Lines(text, "mxgate_upstream_responses_total{"),
-              ::testing::UnorderedElementsAre(
-                  R"(mxgate_upstream_responses_total{operation="createMember",status="202"} 2)",
-                  R"(mxgate_upstream_responses_total{operation="createMember",status="409"} 1)"));
-  EXPECT_THAT(Lines(text, "mxgate_upstream_failures_total{"),
-              ElementsAre(R"(mxgate_upstream_failures_total{operation="readMemberStatus",)"
-                          R"(reason="UPSTREAM_TIMEOUT"} 1)"));
-  EXPECT_THAT(Lines(text, "mxgate_upstream_request_seconds_count"),
-              ::testing::UnorderedElementsAre(
-                  R"(mxgate_upstream_request_seconds_count{operation="createMember"} 3)",
-                  R"(mxgate_upstream_request_seconds_count{operation="readMemberStatus"} 1)"));
+  EXPECT_THAT(
+      Lines(text, "mxgate_upstream_responses_total{"),
+      ::testing::UnorderedElementsAre(
+          R"(mxgate_upstream_responses_total{operation="createMember",status="202"} 2)",
+          R"(mxgate_upstream_responses_total{operation="createMember",status="409"} 1)"));
+  EXPECT_THAT(
+      Lines(text, "mxgate_upstream_failures_total{"),
+      ElementsAre(R"(mxgate_upstream_failures_total{operation="readMemberStatus",)"
+                  R"(reason="UPSTREAM_TIMEOUT"} 1)"));
+  EXPECT_THAT(
+      Lines(text, "mxgate_upstream_request_seconds_count"),
+      ::testing::UnorderedElementsAre(
+          R"(mxgate_upstream_request_seconds_count{operation="createMember"} 3)",
+          R"(mxgate_upstream_request_seconds_count{operation="readMemberStatus"} 1)"));
 }
 
 TEST(Metrics, ReadsSourcesAtEachExposition) {
@@ -123,7 +128,8 @@ TEST(Metrics, ReadsSourcesAtEachExposition) {
               ElementsAre("mxgate_calls_in_flight 3"));
   in_flight = 0;
   const std::string text = metrics.Text();
-  EXPECT_THAT(Lines(text, "mxgate_calls_in_flight"), ElementsAre("mxgate_calls_in_flight 0"));
+  EXPECT_THAT(Lines(text, "mxgate_calls_in_flight"),
+              ElementsAre("mxgate_calls_in_flight 0"));
   EXPECT_THAT(Lines(text, "# TYPE mxgate_calls_in_flight"),
               ElementsAre("# TYPE mxgate_calls_in_flight gauge"));
   EXPECT_THAT(Lines(text, "mxgate_upstream_connections_opened_total"),
@@ -141,8 +147,9 @@ TEST(MetricsEndpoint, ServesTheExpositionOnThePortItChose) {
   ASSERT_GT((*endpoint)->port(), 0);
   const std::string body = testing::HttpGet(
       absl::StrCat("http://127.0.0.1:", (*endpoint)->port(), "/metrics"));
-  EXPECT_THAT(body, HasSubstr("\nmxgate_upstream_responses_total{operation=\"createMember\","
-                              "status=\"202\"} 1\n"));
+  EXPECT_THAT(body,
+              HasSubstr("\nmxgate_upstream_responses_total{operation=\"createMember\","
+                        "status=\"202\"} 1\n"));
 }
 
 TEST(MetricsEndpoint, RefusesAPortInUse) {
@@ -154,8 +161,8 @@ TEST(MetricsEndpoint, RefusesAPortInUse) {
   absl::StatusOr<std::unique_ptr<MetricsEndpoint>> second =
       MetricsEndpoint::Start(taken, metrics);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(second.status().message(),
-            absl::StrCat("cannot serve metrics on ", taken, " (address in use or invalid)"));
+  EXPECT_EQ(second.status().message(), absl::StrCat("cannot serve metrics on ", taken,
+                                                    " (address in use or invalid)"));
 }
 
 }  // namespace

@@ -31,27 +31,25 @@ TEST_P(MxApiVersionTest, SelectsItsAcceptMediaType) {
   EXPECT_EQ(MxAcceptHeader(GetParam().version), GetParam().accept);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Versions, MxApiVersionTest,
-    ::testing::Values(VersionCase{MxApiVersion::kV20111101, "v20111101",
-                                  "application/vnd.mx.api.v1+json"},
-                      VersionCase{MxApiVersion::kV20250224, "v20250224",
-                                  "application/json"}),
-    [](const ::testing::TestParamInfo<VersionCase>& info) {
-      return std::string(info.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(Versions, MxApiVersionTest,
+                         ::testing::Values(VersionCase{MxApiVersion::kV20111101,
+                                                       "v20111101",
+                                                       "application/vnd.mx.api.v1+json"},
+                                           VersionCase{MxApiVersion::kV20250224,
+                                                       "v20250224", "application/json"}),
+                         [](const ::testing::TestParamInfo<VersionCase>& info) {
+                           return std::string(info.param.name);
+                         });
 
-class ParseMxApiVersionRefusal
-    : public ::testing::TestWithParam<absl::string_view> {};
+class ParseMxApiVersionRefusal : public ::testing::TestWithParam<absl::string_view> {};
 
 TEST_P(ParseMxApiVersionRefusal, ReturnsNulloptForAnythingButAnExactName) {
   EXPECT_EQ(ParseMxApiVersion(GetParam()), absl::nullopt);
 }
 
 INSTANTIATE_TEST_SUITE_P(NotExactNames, ParseMxApiVersionRefusal,
-                         ::testing::Values("", "V20250224", "20250224",
-                                           "v2025022", "v202502240",
-                                           " v20250224", "v20250224 ",
+                         ::testing::Values("", "V20250224", "20250224", "v2025022",
+                                           "v202502240", " v20250224", "v20250224 ",
                                            "v20111101\n", "v1", "latest"));
 
 TEST(MxApiVersion, DefaultsToTheNewestVersion) {

@@ -33,8 +33,7 @@ constexpr HttpTransport::TransferId kTransferId = 42;
 constexpr absl::Duration kTimeout = absl::Seconds(15);
 // Base64 of "client-id:api-key".
 constexpr char kAuthorization[] = "Basic Y2xpZW50LWlkOmFwaS1rZXk=";
-constexpr char kTraceparent[] =
-    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 // A call's ids with a trace context, as member_service passes them.
 CallMetadata TracedMetadata() {
@@ -128,9 +127,7 @@ struct VersionHeadersCase {
   const char* accept;
   const char* accept_version;
 };
-void PrintTo(const VersionHeadersCase& c, std::ostream* os) {
-  *os << c.accept_version;
-}
+void PrintTo(const VersionHeadersCase& c, std::ostream* os) { *os << c.accept_version; }
 
 class BuildCreateMemberRequestTest
     : public RestMxClientTest,
@@ -143,15 +140,14 @@ TEST_P(BuildCreateMemberRequestTest, PostsTheEncodedBodyWithHeadersInOrder) {
 
   EXPECT_EQ(http.method, "POST");
   EXPECT_EQ(http.url, "https://mx.example/users/user%201/members");
-  EXPECT_THAT(http.headers,
-              ElementsAre(Pair("Accept", GetParam().accept),
-                          Pair("Accept-Version", GetParam().accept_version),
-                          Pair("Authorization", kAuthorization),
-                          Pair("Content-Type", "application/json"),
-                          Pair("User-Agent", "mxgate/" MXGATE_VERSION),
-                          Pair("X-Request-Id", "req-1"),
-                          Pair("traceparent", kTraceparent),
-                          Pair("tracestate", "vendor=abc")));
+  EXPECT_THAT(http.headers, ElementsAre(Pair("Accept", GetParam().accept),
+                                        Pair("Accept-Version", GetParam().accept_version),
+                                        Pair("Authorization", kAuthorization),
+                                        Pair("Content-Type", "application/json"),
+                                        Pair("User-Agent", "mxgate/" MXGATE_VERSION),
+                                        Pair("X-Request-Id", "req-1"),
+                                        Pair("traceparent", kTraceparent),
+                                        Pair("tracestate", "vendor=abc")));
   EXPECT_EQ(http.body, EncodeCreateMemberBody(request, GetParam().version));
 }
 
@@ -162,17 +158,15 @@ TEST_P(BuildCreateMemberRequestTest, AddsCallbackPayloadHeaderLastWhenSet) {
       request, GetParam().version, absl::InfiniteFuture(), TracedMetadata());
 
   ASSERT_EQ(http.headers.size(), 9u);
-  EXPECT_THAT(http.headers.back(),
-              Pair("X-CALLBACK-PAYLOAD", "eyJ1c2VyIjoxfQ=="));
+  EXPECT_THAT(http.headers.back(), Pair("X-CALLBACK-PAYLOAD", "eyJ1c2VyIjoxfQ=="));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Versions, BuildCreateMemberRequestTest,
     ::testing::Values(VersionHeadersCase{MxApiVersion::kV20111101,
-                                         "application/vnd.mx.api.v1+json",
-                                         "v20111101"},
-                      VersionHeadersCase{MxApiVersion::kV20250224,
-                                         "application/json", "v20250224"}),
+                                         "application/vnd.mx.api.v1+json", "v20111101"},
+                      VersionHeadersCase{MxApiVersion::kV20250224, "application/json",
+                                         "v20250224"}),
     [](const ::testing::TestParamInfo<VersionHeadersCase>& info) {
       return std::string(info.param.accept_version);
     });
@@ -212,8 +206,7 @@ TEST_F(RestMxClientTest, KeepsTheCallersDeadlineWhenSoonerThanTheTimeout) {
 TEST_F(RestMxClientTest, CapsTheDeadlineAtNowPlusTheTimeout) {
   const absl::Time before = absl::Now();
   const HttpRequest http = client_.BuildCreateMemberRequest(
-      ValidRequest(), MxApiVersion::kV20250224, absl::InfiniteFuture(),
-      TracedMetadata());
+      ValidRequest(), MxApiVersion::kV20250224, absl::InfiniteFuture(), TracedMetadata());
   const absl::Time after = absl::Now();
   EXPECT_GE(http.deadline, before + kTimeout);
   EXPECT_LE(http.deadline, after + kTimeout);
@@ -226,12 +219,12 @@ class CreateMemberCall {
  public:
   CreateMemberCall(RestMxClient& client, const CreateMemberRequest& request,
                    absl::Time deadline = absl::InfiniteFuture())
-      : id_(client.CreateMember(
-            request, MxApiVersion::kV20250224, deadline, TracedMetadata(),
-            [this](absl::StatusOr<CreateMemberResponse> result) {
-              ++callbacks_;
-              result_ = std::move(result);
-            })) {}
+      : id_(client.CreateMember(request, MxApiVersion::kV20250224, deadline,
+                                TracedMetadata(),
+                                [this](absl::StatusOr<CreateMemberResponse> result) {
+                                  ++callbacks_;
+                                  result_ = std::move(result);
+                                })) {}
 
   MxClient::CallId id() const { return id_; }
   int callbacks() const { return callbacks_; }
@@ -320,11 +313,14 @@ CreateMemberRequest IdempotentRequest() {
 
 HttpResponse MemberAnswer(absl::string_view institution_code) {
   return HttpResponse{
-      200, {}, absl::StrCat(R"({"member":{"guid":"MBR-1","id":")", kRequestId,
-                            R"(","institution_code":")", institution_code, R"("}})")};
+      200,
+      {},
+      absl::StrCat(R"({"member":{"guid":"MBR-1","id":")", kRequestId,
+                   R"(","institution_code":")", institution_code, R"("}})")};
 }
 
-const HttpResponse kConflict{409, {}, R"({"error":{"message":"Member already exists."}})"};
+const HttpResponse kConflict{
+    409, {}, R"({"error":{"message":"Member already exists."}})"};
 
 TEST_F(RestMxClientTest, SendsTheRequestIdAsTheMemberIdAndMarksTheCreateIdempotent) {
   const CreateMemberCall call(client_, IdempotentRequest());
@@ -355,14 +351,16 @@ TEST_F(RestMxClientTest, AnswersAConflictWithTheMemberReadBack) {
   ASSERT_EQ(transport_.sent().size(), 2u);
   const HttpRequest& read = transport_.sent()[1];
   EXPECT_EQ(read.method, "GET");
-  EXPECT_EQ(read.url, absl::StrCat("https://mx.example/users/user%201/members/", kRequestId));
+  EXPECT_EQ(read.url,
+            absl::StrCat("https://mx.example/users/user%201/members/", kRequestId));
   EXPECT_EQ(read.deadline, transport_.sent()[0].deadline);
   EXPECT_EQ(call.callbacks(), 0);
   transport_.Answer(MemberAnswer("mxbank"));
 
   ASSERT_EQ(call.callbacks(), 1);
   ASSERT_TRUE(call.result().ok()) << call.result().status();
-  EXPECT_EQ(call.result()->outcome(), mx::platform::v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+  EXPECT_EQ(call.result()->outcome(),
+            mx::platform::v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
   EXPECT_EQ(call.result()->http_status(), 409);
   EXPECT_EQ(call.result()->member().guid(), "MBR-1");
   EXPECT_EQ(call.result()->member().id(), kRequestId);
@@ -405,8 +403,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 TEST_F(RestMxClientTest, AnUnknownOutcomeIsSafeToRetryWhenTheMemberHasAnId) {
-  const absl::Status unknown = MakeError(absl::StatusCode::kUnknown, "reset after sending",
-                                         kReasonUpstreamOutcomeUnknown);
+  const absl::Status unknown = MakeError(
+      absl::StatusCode::kUnknown, "reset after sending", kReasonUpstreamOutcomeUnknown);
   CreateMemberRequest with_id = ValidRequest();
   with_id.mutable_member()->set_id("my-member-1");
   for (const CreateMemberRequest& request : {with_id, IdempotentRequest()}) {
@@ -416,7 +414,8 @@ TEST_F(RestMxClientTest, AnUnknownOutcomeIsSafeToRetryWhenTheMemberHasAnId) {
     EXPECT_EQ(call.result().status().message(),
               "reset after sending; retrying the same request is safe: MX refuses a "
               "second member with the same id");
-    EXPECT_EQ(GetErrorInfo(call.result().status())->reason(), kReasonUpstreamOutcomeUnknown);
+    EXPECT_EQ(GetErrorInfo(call.result().status())->reason(),
+              kReasonUpstreamOutcomeUnknown);
   }
   // Without an id a retry could create a second member: UNKNOWN stays.
   const CreateMemberCall call(client_, ValidRequest());
@@ -460,8 +459,9 @@ TEST(RestMxClientMetrics, RecordsEachAnswerAndFailureUnderMxsOperationId) {
                              kReasonUpstreamTimeout));
 
   const std::string text = metrics.Text();
-  EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_responses_total{operation=\"createMember\","
-                              "status=\"202\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("\nmxgate_upstream_responses_total{operation=\"createMember\","
+                        "status=\"202\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_failures_total{operation=\"readMember\","
                               "reason=\"UPSTREAM_TIMEOUT\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("\nmxgate_upstream_request_seconds_count{operation="

@@ -60,12 +60,11 @@ absl::StatusOr<HttpResponse> Await(Outcome& outcome,
   return outcome.result;
 }
 
-void ExpectError(const absl::StatusOr<HttpResponse>& result,
-                 absl::StatusCode code, absl::string_view reason) {
+void ExpectError(const absl::StatusOr<HttpResponse>& result, absl::StatusCode code,
+                 absl::string_view reason) {
   ASSERT_FALSE(result.ok()) << "HTTP " << result->status_code;
   EXPECT_EQ(result.status().code(), code) << result.status();
-  const absl::optional<google::rpc::ErrorInfo> info =
-      GetErrorInfo(result.status());
+  const absl::optional<google::rpc::ErrorInfo> info = GetErrorInfo(result.status());
   ASSERT_TRUE(info.has_value()) << result.status();
   EXPECT_EQ(info->domain(), "mxgate");
   EXPECT_EQ(info->reason(), reason);
@@ -129,12 +128,12 @@ class CurlTransportTest : public ::testing::Test {
 
   std::shared_ptr<Outcome> Send(HttpRequest request) {
     auto outcome = std::make_shared<Outcome>();
-    outcome->id = transport_->Send(
-        std::move(request), [outcome](absl::StatusOr<HttpResponse> result) {
-          outcome->thread = std::this_thread::get_id();
-          outcome->result = std::move(result);
-          outcome->done.Notify();
-        });
+    outcome->id = transport_->Send(std::move(request),
+                                   [outcome](absl::StatusOr<HttpResponse> result) {
+                                     outcome->thread = std::this_thread::get_id();
+                                     outcome->result = std::move(result);
+                                     outcome->done.Notify();
+                                   });
     return outcome;
   }
 
@@ -163,26 +162,23 @@ struct RoundTripCase {
 };
 void PrintTo(const RoundTripCase& c, std::ostream* os) { *os << c.method; }
 
-class CurlTransportRoundTrip
-    : public CurlTransportTest,
-      public ::testing::WithParamInterface<RoundTripCase> {};
+class CurlTransportRoundTrip : public CurlTransportTest,
+                               public ::testing::WithParamInterface<RoundTripCase> {};
 
 TEST_P(CurlTransportRoundTrip, ReturnsStatusLowerCasedHeadersAndBody) {
   const RoundTripCase& param = GetParam();
   testing::ScriptedResponse answer = Answer(param.status, R"({"ok":true})");
-  answer.headers = {{"X-Request-Id", "req-1"},
-                    {"Content-Type", "application/json"}};
+  answer.headers = {{"X-Request-Id", "req-1"}, {"Content-Type", "application/json"}};
   upstream_.Enqueue(answer);
 
-  const absl::StatusOr<HttpResponse> result = Await(
-      *Send(Request(param.method, "/users/u%201/members?page=2", param.body)));
+  const absl::StatusOr<HttpResponse> result =
+      Await(*Send(Request(param.method, "/users/u%201/members?page=2", param.body)));
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->status_code, param.status);
-  EXPECT_THAT(result->headers,
-              ElementsAre(Pair("x-request-id", "req-1"),
-                          Pair("content-type", "application/json"),
-                          Pair("content-length", "11")));
+  EXPECT_THAT(result->headers, ElementsAre(Pair("x-request-id", "req-1"),
+                                           Pair("content-type", "application/json"),
+                                           Pair("content-length", "11")));
   EXPECT_EQ(result->body, R"({"ok":true})");
   const std::vector<testing::RecordedRequest> recorded = upstream_.requests();
   ASSERT_THAT(recorded, SizeIs(1));
@@ -191,13 +187,13 @@ TEST_P(CurlTransportRoundTrip, ReturnsStatusLowerCasedHeadersAndBody) {
   EXPECT_EQ(recorded[0].body, param.body);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, CurlTransportRoundTrip,
-    ::testing::Values(RoundTripCase{"GET", "", 200},
-                      RoundTripCase{"POST", R"({"member":{}})", 202}),
-    [](const ::testing::TestParamInfo<RoundTripCase>& info) {
-      return std::string(info.param.method);
-    });
+INSTANTIATE_TEST_SUITE_P(Methods, CurlTransportRoundTrip,
+                         ::testing::Values(RoundTripCase{"GET", "", 200},
+                                           RoundTripCase{"POST", R"({"member":{}})",
+                                                         202}),
+                         [](const ::testing::TestParamInfo<RoundTripCase>& info) {
+                           return std::string(info.param.method);
+                         });
 
 TEST_F(CurlTransportTest, SendsHeadersInOrderAndNoExpect) {
   HttpRequest request = Request("POST", "/members", std::string(4096, 'x'));
@@ -215,8 +211,7 @@ TEST_F(CurlTransportTest, SendsHeadersInOrderAndNoExpect) {
   // libcurl adds Host and Content-Length; everything else is ours, in order.
   HttpHeaders ours;
   for (const auto& [name, value] : recorded[0].headers) {
-    EXPECT_FALSE(absl::EqualsIgnoreCase(name, "Expect"))
-        << name << ": " << value;
+    EXPECT_FALSE(absl::EqualsIgnoreCase(name, "Expect")) << name << ": " << value;
     if (absl::EqualsIgnoreCase(name, "Host")) continue;
     if (absl::EqualsIgnoreCase(name, "Content-Length")) {
       EXPECT_EQ(value, "4096");
@@ -241,8 +236,7 @@ TEST_F(CurlTransportTest, ReturnsA404AnswerAsSuccess) {
 
 TEST_F(CurlTransportTest, ReusesOneConnectionForSequentialRequests) {
   for (const char* path : {"/first", "/second"}) {
-    const absl::StatusOr<HttpResponse> result =
-        Await(*Send(Request("POST", path, "{}")));
+    const absl::StatusOr<HttpResponse> result = Await(*Send(Request("POST", path, "{}")));
     ASSERT_TRUE(result.ok()) << path << ": " << result.status();
     EXPECT_EQ(result->status_code, 200);
   }
@@ -326,8 +320,7 @@ TEST_F(CurlTransportTest, CountsAConnectionClosedByACancelledTransfer) {
 TEST_F(CurlTransportTest, AcceptsAnAnswerOfExactlyTheSizeLimit) {
   upstream_.Enqueue(Answer(200, std::string(kMaxResponseBytes, 'a')));
 
-  const absl::StatusOr<HttpResponse> result =
-      Await(*Send(Request("GET", "/big")));
+  const absl::StatusOr<HttpResponse> result = Await(*Send(Request("GET", "/big")));
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->body.size(), kMaxResponseBytes);
@@ -337,8 +330,7 @@ TEST_F(CurlTransportTest, RefusesAnAnswerLargerThanTheSizeLimit) {
   upstream_.Enqueue(Answer(200, std::string(kMaxResponseBytes + 1, 'a')));
 
   ExpectError(Await(*Send(Request("GET", "/too-big"))),
-              absl::StatusCode::kResourceExhausted,
-              kReasonUpstreamResponseTooLarge);
+              absl::StatusCode::kResourceExhausted, kReasonUpstreamResponseTooLarge);
 }
 
 TEST_F(CurlTransportTest, RefusesAnswerHeadersLargerThan64KiB) {
@@ -349,7 +341,8 @@ TEST_F(CurlTransportTest, RefusesAnswerHeadersLargerThan64KiB) {
   upstream_.Enqueue(answer);
 
   const absl::StatusOr<HttpResponse> result = Await(*Send(Request("GET", "/headers")));
-  ExpectError(result, absl::StatusCode::kResourceExhausted, kReasonUpstreamResponseTooLarge);
+  ExpectError(result, absl::StatusCode::kResourceExhausted,
+              kReasonUpstreamResponseTooLarge);
   EXPECT_EQ(result.status().message(), "MX's answer headers exceeded 65536 bytes");
 }
 
@@ -359,8 +352,8 @@ TEST_F(CurlTransportTest, SendsNothingWhenTheDeadlineHasAlreadyPassed) {
   HttpRequest late = Request("POST", "/late", "{}");
   late.deadline = absl::Now() - absl::Seconds(1);
 
-  ExpectError(Await(*Send(std::move(late))),
-              absl::StatusCode::kDeadlineExceeded, kReasonUpstreamTimeout);
+  ExpectError(Await(*Send(std::move(late))), absl::StatusCode::kDeadlineExceeded,
+              kReasonUpstreamTimeout);
 
   // A request sent afterwards on the same loop is the only one to arrive.
   ASSERT_TRUE(Await(*Send(Request("GET", "/after"))).ok());
@@ -374,8 +367,8 @@ TEST_F(CurlTransportTest, TimesOutAnAnswerSlowerThanTheDeadline) {
   HttpRequest request = Request("POST", "/slow", "{}");
   request.deadline = absl::Now() + absl::Milliseconds(200);
 
-  ExpectError(Await(*Send(std::move(request))),
-              absl::StatusCode::kDeadlineExceeded, kReasonUpstreamTimeout);
+  ExpectError(Await(*Send(std::move(request))), absl::StatusCode::kDeadlineExceeded,
+              kReasonUpstreamTimeout);
 }
 
 TEST_F(CurlTransportTest, ReportsAClosedPortAsUnreachable) {
@@ -391,9 +384,7 @@ struct DroppedConnectionCase {
   // Whether a first request leaves a kept-alive connection for the POST.
   bool reused_connection;
 };
-void PrintTo(const DroppedConnectionCase& c, std::ostream* os) {
-  *os << c.name;
-}
+void PrintTo(const DroppedConnectionCase& c, std::ostream* os) { *os << c.name; }
 
 class CurlTransportDroppedConnection
     : public CurlTransportTest,
@@ -469,12 +460,14 @@ TEST(CurlTransportConnections, QueuesTransfersBeyondTheConnectionCap) {
     request.method = "GET";
     request.url = absl::StrCat(upstream.base_url(), "/", i);
     request.deadline = absl::Now() + kWait;
-    transport.Send(std::move(request), [&results, &done, i](absl::StatusOr<HttpResponse> r) {
-      results[i] = std::move(r);
-      done[i].Notify();
-    });
+    transport.Send(std::move(request),
+                   [&results, &done, i](absl::StatusOr<HttpResponse> r) {
+                     results[i] = std::move(r);
+                     done[i].Notify();
+                   });
   }
-  for (auto& notification : done) ASSERT_TRUE(notification.WaitForNotificationWithTimeout(kWait));
+  for (auto& notification : done)
+    ASSERT_TRUE(notification.WaitForNotificationWithTimeout(kWait));
   ASSERT_TRUE(results[0].ok() && results[1].ok());
   // One connection, the second request sent on it after the first answer.
   EXPECT_EQ(upstream.connections(), 1);
@@ -492,8 +485,9 @@ TEST_F(CurlTransportTest, KeepsAConnectionPerCallInFlightForTheNextCalls) {
       upstream_.Enqueue(Answer(200, "ok", absl::Milliseconds(100)));
     }
     std::vector<std::shared_ptr<Outcome>> outcomes;
-    for (int i = 0; i < kInFlight; ++i) outcomes.push_back(Send(Request("GET", "/member")));
-    for (auto& outcome : outcomes) ASSERT_TRUE(Await(*outcome).ok());
+    for (int i = 0; i < kInFlight; ++i)
+      outcomes.push_back(Send(Request("GET", "/member")));
+    for (const auto& outcome : outcomes) ASSERT_TRUE(Await(*outcome).ok());
   }
   EXPECT_EQ(transport_->connections_opened(), kInFlight);
   EXPECT_EQ(upstream_.connections(), kInFlight);
@@ -561,8 +555,7 @@ TEST_F(CurlTransportTest, IgnoresCancelOfAFinishedTransfer) {
 
   transport_->Cancel(first->id);
 
-  const absl::StatusOr<HttpResponse> second =
-      Await(*Send(Request("GET", "/second")));
+  const absl::StatusOr<HttpResponse> second = Await(*Send(Request("GET", "/second")));
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->status_code, 200);
 }

@@ -45,8 +45,8 @@ absl::StatusOr<MxApiVersion> Validate(const CreateMemberRequest& r,
                                       MxApiVersion server_default) {
   return ValidateCreateMemberRequest(r, server_default);
 }
-absl::StatusOr<MxApiVersion> Validate(
-    const ListInstitutionCredentialsRequest& r, MxApiVersion server_default) {
+absl::StatusOr<MxApiVersion> Validate(const ListInstitutionCredentialsRequest& r,
+                                      MxApiVersion server_default) {
   return ValidateListInstitutionCredentialsRequest(r, server_default);
 }
 absl::StatusOr<MxApiVersion> Validate(const GetMemberRequest& r,
@@ -116,14 +116,12 @@ ResumeMemberRequest ValidResumeRequest() {
 
 // Checks what every validation error shares (INVALID_ARGUMENT, ErrorInfo
 // mxgate/INVALID_REQUEST) and returns the BadRequest field paths in order.
-std::vector<std::string> RefusedFields(
-    const absl::StatusOr<MxApiVersion>& result) {
+std::vector<std::string> RefusedFields(const absl::StatusOr<MxApiVersion>& result) {
   EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(
       GetErrorInfo(result.status()),
-      Optional(
-          AllOf(Property(&google::rpc::ErrorInfo::domain, "mxgate"),
-                Property(&google::rpc::ErrorInfo::reason, "INVALID_REQUEST"))));
+      Optional(AllOf(Property(&google::rpc::ErrorInfo::domain, "mxgate"),
+                     Property(&google::rpc::ErrorInfo::reason, "INVALID_REQUEST"))));
   const absl::optional<google::rpc::BadRequest> bad_request =
       GetBadRequest(result.status());
   if (!bad_request.has_value()) {
@@ -140,8 +138,7 @@ std::vector<std::string> RefusedFields(
 // Fails when `secret` appears in the message or any BadRequest description.
 void ExpectNotEchoed(const absl::Status& status, const std::string& secret) {
   EXPECT_THAT(std::string(status.message()), Not(HasSubstr(secret)));
-  const absl::optional<google::rpc::BadRequest> bad_request =
-      GetBadRequest(status);
+  const absl::optional<google::rpc::BadRequest> bad_request = GetBadRequest(status);
   ASSERT_TRUE(bad_request.has_value());
   for (const auto& violation : bad_request->field_violations()) {
     EXPECT_THAT(violation.description(), Not(HasSubstr(secret)));
@@ -183,8 +180,7 @@ std::string CaseName(const testing::TestParamInfo<Case>& info) {
 template <typename Request>
 void ExpectAccepted(Request request, const Acceptance<Request>& c) {
   c.change(request);
-  const absl::StatusOr<MxApiVersion> result =
-      Validate(request, c.server_default);
+  const absl::StatusOr<MxApiVersion> result = Validate(request, c.server_default);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(*result, c.version);
 }
@@ -214,9 +210,7 @@ auto CallbackPayload(std::string value) {
 
 void NoDataRequest(CreateMemberRequest& r) { r.clear_data_request(); }
 
-void NoCredentials(CreateMemberRequest& r) {
-  r.mutable_member()->clear_credentials();
-}
+void NoCredentials(CreateMemberRequest& r) { r.mutable_member()->clear_credentials(); }
 
 auto UseCases(std::vector<int> values) {
   return [values](CreateMemberRequest& r) {
@@ -233,35 +227,29 @@ auto Products(std::vector<int> values) {
 
 // --- CreateMember -------------------------------------------------------
 
-class AcceptedRequest
-    : public testing::TestWithParam<Acceptance<CreateMemberRequest>> {};
+class AcceptedRequest : public testing::TestWithParam<Acceptance<CreateMemberRequest>> {};
 
-TEST_P(AcceptedRequest, ReturnsVersion) {
-  ExpectAccepted(ValidRequest(), GetParam());
-}
+TEST_P(AcceptedRequest, ReturnsVersion) { ExpectAccepted(ValidRequest(), GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(
     RequestValidation, AcceptedRequest,
     testing::ValuesIn(std::vector<Acceptance<CreateMemberRequest>>{
-        {"BaselineUnderDefaultV20250224", [](CreateMemberRequest&) {}, kV2,
-         kV2},
+        {"BaselineUnderDefaultV20250224", [](CreateMemberRequest&) {}, kV2, kV2},
         {"BaselineUnderDefaultV20111101", NoDataRequest, kV1, kV1},
         {"ExplicitV20250224OverDefault",
-         [](CreateMemberRequest& r) { r.set_accept_version("v20250224"); }, kV1,
-         kV2},
+         [](CreateMemberRequest& r) { r.set_accept_version("v20250224"); }, kV1, kV2},
         {"ExplicitV20111101OverDefault",
          [](CreateMemberRequest& r) {
            r.set_accept_version("v20111101");
            r.clear_data_request();
          },
          kV2, kV1},
-        {"UserIdentifierWithSpaceAndNonAscii", UserIdentifier("user 1 ü"), kV2,
-         kV2},
+        {"UserIdentifierWithSpaceAndNonAscii", UserIdentifier("user 1 ü"), kV2, kV2},
         {"UserIdentifierOfThreeDots", UserIdentifier("..."), kV2, kV2},
         {"PaddedBase64Payload", CallbackPayload("aGVsbG8="), kV2, kV2},
         {"DoublePaddedBase64Payload", CallbackPayload("YQ=="), kV2, kV2},
-        {"PayloadOf1024Characters",
-         CallbackPayload(std::string(1020, 'A') + "+/=="), kV2, kV2},
+        {"PayloadOf1024Characters", CallbackPayload(std::string(1020, 'A') + "+/=="), kV2,
+         kV2},
         {"OAuthMemberWithoutCredentials",
          [](CreateMemberRequest& r) {
            NoCredentials(r);
@@ -303,16 +291,14 @@ INSTANTIATE_TEST_SUITE_P(
          },
          kV2, kV2},
         {"RequestIdOf128Characters",
-         [](CreateMemberRequest& r) { r.set_request_id(std::string(128, '_')); }, kV2, kV2},
+         [](CreateMemberRequest& r) { r.set_request_id(std::string(128, '_')); }, kV2,
+         kV2},
     }),
     CaseName<Acceptance<CreateMemberRequest>>);
 
-class RefusedRequest
-    : public testing::TestWithParam<Refusal<CreateMemberRequest>> {};
+class RefusedRequest : public testing::TestWithParam<Refusal<CreateMemberRequest>> {};
 
-TEST_P(RefusedRequest, NamesEveryBadField) {
-  ExpectRefused(ValidRequest(), GetParam());
-}
+TEST_P(RefusedRequest, NamesEveryBadField) { ExpectRefused(ValidRequest(), GetParam()); }
 
 INSTANTIATE_TEST_SUITE_P(
     RequestValidation, RefusedRequest,
@@ -321,15 +307,9 @@ INSTANTIATE_TEST_SUITE_P(
         // Each of these would change the path MX sees.
         {"UserIdentifierWithSlash", UserIdentifier("a/b"), {"user_identifier"}},
         {"UserIdentifierWithQuery", UserIdentifier("a?b"), {"user_identifier"}},
-        {"UserIdentifierWithFragment",
-         UserIdentifier("a#b"),
-         {"user_identifier"}},
-        {"UserIdentifierWithNewline",
-         UserIdentifier("a\nb"),
-         {"user_identifier"}},
-        {"UserIdentifierWithDelete",
-         UserIdentifier("a\x7f"),
-         {"user_identifier"}},
+        {"UserIdentifierWithFragment", UserIdentifier("a#b"), {"user_identifier"}},
+        {"UserIdentifierWithNewline", UserIdentifier("a\nb"), {"user_identifier"}},
+        {"UserIdentifierWithDelete", UserIdentifier("a\x7f"), {"user_identifier"}},
         {"UserIdentifierDot", UserIdentifier("."), {"user_identifier"}},
         {"UserIdentifierDotDot", UserIdentifier(".."), {"user_identifier"}},
         {"UnknownAcceptVersion",
@@ -348,26 +328,14 @@ INSTANTIATE_TEST_SUITE_P(
         {"PayloadOf1025Characters",
          CallbackPayload(std::string(1025, 'A')),
          {"callback_payload"}},
-        {"PayloadNotMultipleOfFour",
-         CallbackPayload("abc"),
-         {"callback_payload"}},
-        {"PayloadWithInnerPadding",
-         CallbackPayload("a=bc"),
-         {"callback_payload"}},
+        {"PayloadNotMultipleOfFour", CallbackPayload("abc"), {"callback_payload"}},
+        {"PayloadWithInnerPadding", CallbackPayload("a=bc"), {"callback_payload"}},
         {"PayloadOfOnlyPadding", CallbackPayload("===="), {"callback_payload"}},
-        {"PayloadWithLineBreak",
-         CallbackPayload("aGVs\r\nbG8="),
-         {"callback_payload"}},
-        {"PayloadInUrlSafeAlphabet",
-         CallbackPayload("aGVsbG8-"),
-         {"callback_payload"}},
-        {"MissingMember",
-         [](CreateMemberRequest& r) { r.clear_member(); },
-         {"member"}},
+        {"PayloadWithLineBreak", CallbackPayload("aGVs\r\nbG8="), {"callback_payload"}},
+        {"PayloadInUrlSafeAlphabet", CallbackPayload("aGVsbG8-"), {"callback_payload"}},
+        {"MissingMember", [](CreateMemberRequest& r) { r.clear_member(); }, {"member"}},
         {"EmptyInstitutionCode",
-         [](CreateMemberRequest& r) {
-           r.mutable_member()->clear_institution_code();
-         },
+         [](CreateMemberRequest& r) { r.mutable_member()->clear_institution_code(); },
          {"member.institution_code"}},
         {"CredentialsOnOAuthMember",
          [](CreateMemberRequest& r) { r.mutable_member()->set_is_oauth(true); },
@@ -396,9 +364,7 @@ INSTANTIATE_TEST_SUITE_P(
          {"member.credentials[0].value"}},
         // Present-but-false is refused too: the field does not exist there.
         {"SkipAggregationFalseUnderV20250224",
-         [](CreateMemberRequest& r) {
-           r.mutable_member()->set_skip_aggregation(false);
-         },
+         [](CreateMemberRequest& r) { r.mutable_member()->set_skip_aggregation(false); },
          {"member.skip_aggregation"}},
         {"UnspecifiedUseCase", UseCases({0}), {"member.use_cases[0]"}},
         {"UnknownUseCase", UseCases({1, 9}), {"member.use_cases[1]"}},
@@ -502,15 +468,13 @@ TEST(RequestValidation, ListsEveryViolationInRequestOrder) {
     data_request {}
   )pb");
   request.set_referral_source(mx::platform::v1::ReferralSource(5));
-  const absl::StatusOr<MxApiVersion> result =
-      ValidateCreateMemberRequest(request, kV2);
-  EXPECT_THAT(
-      RefusedFields(result),
-      ElementsAre("user_identifier", "accept_version", "callback_payload",
-                  "member.institution_code", "member.credentials",
-                  "member.credentials[0].guid", "member.credentials[1].value",
-                  "member.skip_aggregation", "member.use_cases[1]",
-                  "data_request.products", "referral_source"));
+  const absl::StatusOr<MxApiVersion> result = ValidateCreateMemberRequest(request, kV2);
+  EXPECT_THAT(RefusedFields(result),
+              ElementsAre("user_identifier", "accept_version", "callback_payload",
+                          "member.institution_code", "member.credentials",
+                          "member.credentials[0].guid", "member.credentials[1].value",
+                          "member.skip_aggregation", "member.use_cases[1]",
+                          "data_request.products", "referral_source"));
   EXPECT_EQ(result.status().message(),
             "invalid CreateMemberRequest: user_identifier: required (and 10 "
             "more)");
@@ -523,8 +487,7 @@ TEST(RequestValidation, NeverEchoesCredentialValue) {
   request.mutable_member()->set_is_oauth(true);
   request.mutable_member()->mutable_credentials(0)->set_guid("\n");
   request.mutable_member()->mutable_credentials(0)->set_value(kSecret);
-  const absl::StatusOr<MxApiVersion> result =
-      ValidateCreateMemberRequest(request, kV2);
+  const absl::StatusOr<MxApiVersion> result = ValidateCreateMemberRequest(request, kV2);
   ASSERT_THAT(RefusedFields(result),
               ElementsAre("member.credentials", "member.credentials[0].guid"));
   ExpectNotEchoed(result.status(), kSecret);
@@ -572,11 +535,9 @@ std::vector<AddressAcceptance> AddressAcceptances() {
   return {
       {"UnderDefaultV20250224", "user-1", "member-1", "", kV2, kV2},
       {"UnderDefaultV20111101", "USR-1", "MBR-1", "", kV1, kV1},
-      {"ExplicitV20250224OverDefault", "user-1", "member-1", "v20250224", kV1,
-       kV2},
+      {"ExplicitV20250224OverDefault", "user-1", "member-1", "v20250224", kV1, kV2},
       {"ExplicitV20111101OverDefault", "USR-1", "MBR-1", "v20111101", kV2, kV1},
-      {"IdentifiersWithSpaceAndNonAscii", "user 1 ü", "member 1 ü", "", kV2,
-       kV2},
+      {"IdentifiersWithSpaceAndNonAscii", "user 1 ü", "member 1 ü", "", kV2, kV2},
       {"IdentifiersOfThreeDots", "...", "...", "", kV2, kV2},
       // Percent-encoding them is the transport's job.
       {"IdentifiersWithPercentAndAmpersand", "a%2Fb", "a&b=c", "", kV2, kV2},
@@ -592,33 +553,13 @@ std::vector<AddressRefusal> AddressRefusals() {
       // Each of these would change the path MX sees.
       {"MemberIdentifierWithSlash", "user-1", "a/b", "", {"member_identifier"}},
       {"MemberIdentifierWithQuery", "user-1", "a?b", "", {"member_identifier"}},
-      {"MemberIdentifierWithFragment",
-       "user-1",
-       "a#b",
-       "",
-       {"member_identifier"}},
-      {"MemberIdentifierWithNewline",
-       "user-1",
-       "a\nb",
-       "",
-       {"member_identifier"}},
-      {"MemberIdentifierWithDelete",
-       "user-1",
-       "a\x7f",
-       "",
-       {"member_identifier"}},
+      {"MemberIdentifierWithFragment", "user-1", "a#b", "", {"member_identifier"}},
+      {"MemberIdentifierWithNewline", "user-1", "a\nb", "", {"member_identifier"}},
+      {"MemberIdentifierWithDelete", "user-1", "a\x7f", "", {"member_identifier"}},
       {"MemberIdentifierDot", "user-1", ".", "", {"member_identifier"}},
       {"MemberIdentifierDotDot", "user-1", "..", "", {"member_identifier"}},
-      {"UnknownAcceptVersion",
-       "user-1",
-       "member-1",
-       "v20990101",
-       {"accept_version"}},
-      {"AcceptVersionInOtherCase",
-       "user-1",
-       "member-1",
-       "V20111101",
-       {"accept_version"}},
+      {"UnknownAcceptVersion", "user-1", "member-1", "v20990101", {"accept_version"}},
+      {"AcceptVersionInOtherCase", "user-1", "member-1", "V20111101", {"accept_version"}},
       {"EveryField",
        "",
        "..",
@@ -631,9 +572,8 @@ template <typename Request>
 class MemberAddressedRequest : public testing::Test {};
 
 using MemberAddressedRequestTypes =
-    testing::Types<GetMemberRequest, GetMemberStatusRequest,
-                   ResumeMemberRequest, DeleteMemberRequest,
-                   WatchMemberStatusRequest>;
+    testing::Types<GetMemberRequest, GetMemberStatusRequest, ResumeMemberRequest,
+                   DeleteMemberRequest, WatchMemberStatusRequest>;
 
 struct RequestTypeName {
   template <typename Request>
@@ -642,15 +582,14 @@ struct RequestTypeName {
   }
 };
 
-TYPED_TEST_SUITE(MemberAddressedRequest, MemberAddressedRequestTypes,
-                 RequestTypeName);
+TYPED_TEST_SUITE(MemberAddressedRequest, MemberAddressedRequestTypes, RequestTypeName);
 
 TYPED_TEST(MemberAddressedRequest, ReturnsVersion) {
   for (const AddressAcceptance& c : AddressAcceptances()) {
     SCOPED_TRACE(c.name);
     const absl::StatusOr<MxApiVersion> result =
-        Validate(AddressedRequest<TypeParam>(
-                     c.user_identifier, c.member_identifier, c.accept_version),
+        Validate(AddressedRequest<TypeParam>(c.user_identifier, c.member_identifier,
+                                             c.accept_version),
                  c.server_default);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_EQ(*result, c.version);
@@ -660,29 +599,28 @@ TYPED_TEST(MemberAddressedRequest, ReturnsVersion) {
 TYPED_TEST(MemberAddressedRequest, NamesEveryBadField) {
   for (const AddressRefusal& c : AddressRefusals()) {
     SCOPED_TRACE(c.name);
-    EXPECT_EQ(RefusedFields(Validate(
-                  AddressedRequest<TypeParam>(
-                      c.user_identifier, c.member_identifier, c.accept_version),
-                  kV2)),
+    EXPECT_EQ(RefusedFields(
+                  Validate(AddressedRequest<TypeParam>(
+                               c.user_identifier, c.member_identifier, c.accept_version),
+                           kV2)),
               c.fields);
   }
 }
 
 TYPED_TEST(MemberAddressedRequest, NamesRequestAndFirstBadFieldInMessage) {
-  EXPECT_EQ(Validate(AddressedRequest<TypeParam>("", "..", "latest"), kV2)
-                .status()
-                .message(),
-            absl::StrCat("invalid ", TypeParam::descriptor()->name(),
-                         ": user_identifier: required (and 2 more)"));
+  EXPECT_EQ(
+      Validate(AddressedRequest<TypeParam>("", "..", "latest"), kV2).status().message(),
+      absl::StrCat("invalid ", TypeParam::descriptor()->name(),
+                   ": user_identifier: required (and 2 more)"));
 }
 
 TEST(RequestValidation, NamesGetMemberRequestAndPathSegmentRule) {
-  EXPECT_EQ(ValidateGetMemberRequest(
-                AddressedRequest<GetMemberRequest>("user-1", "a/b", ""), kV2)
-                .status()
-                .message(),
-            absl::StrCat("invalid GetMemberRequest: member_identifier: ",
-                         kPathSegmentRule));
+  EXPECT_EQ(
+      ValidateGetMemberRequest(AddressedRequest<GetMemberRequest>("user-1", "a/b", ""),
+                               kV2)
+          .status()
+          .message(),
+      absl::StrCat("invalid GetMemberRequest: member_identifier: ", kPathSegmentRule));
 }
 
 TEST(RequestValidation, NamesWatchMemberStatusRequestInMessage) {
@@ -722,10 +660,10 @@ INSTANTIATE_TEST_SUITE_P(
     testing::ValuesIn(std::vector<Acceptance<ListRequest>>{
         {"UnderDefaultV20250224", Unchanged<ListRequest>, kV2, kV2},
         {"UnderDefaultV20111101", Unchanged<ListRequest>, kV1, kV1},
-        {"ExplicitV20250224OverDefault",
-         AcceptVersion<ListRequest>("v20250224"), kV1, kV2},
-        {"ExplicitV20111101OverDefault",
-         AcceptVersion<ListRequest>("v20111101"), kV2, kV1},
+        {"ExplicitV20250224OverDefault", AcceptVersion<ListRequest>("v20250224"), kV1,
+         kV2},
+        {"ExplicitV20111101OverDefault", AcceptVersion<ListRequest>("v20111101"), kV2,
+         kV1},
         {"InstitutionGuid", InstitutionCode("INS-1234-abcd"), kV2, kV2},
         {"MxDefaultPage", Page(0), kV2, kV2},
         {"FirstPage", Page(1), kV2, kV2},
@@ -747,9 +685,7 @@ INSTANTIATE_TEST_SUITE_P(
     RequestValidation, RefusedListInstitutionCredentialsRequest,
     testing::ValuesIn(std::vector<Refusal<ListRequest>>{
         {"EmptyInstitutionCode", InstitutionCode(""), {"institution_code"}},
-        {"InstitutionCodeWithSlash",
-         InstitutionCode("mx/bank"),
-         {"institution_code"}},
+        {"InstitutionCodeWithSlash", InstitutionCode("mx/bank"), {"institution_code"}},
         {"InstitutionCodeWithQuery",
          InstitutionCode("mxbank?page=9"),
          {"institution_code"}},
@@ -761,12 +697,8 @@ INSTANTIATE_TEST_SUITE_P(
         {"MinimumIntPage", Page(INT_MIN), {"page"}},
         {"NegativeRecordsPerPage", RecordsPerPage(-1), {"records_per_page"}},
         {"RecordsPerPageOf1001", RecordsPerPage(1001), {"records_per_page"}},
-        {"MaximumIntRecordsPerPage",
-         RecordsPerPage(INT_MAX),
-         {"records_per_page"}},
-        {"UnknownAcceptVersion",
-         AcceptVersion<ListRequest>("v2"),
-         {"accept_version"}},
+        {"MaximumIntRecordsPerPage", RecordsPerPage(INT_MAX), {"records_per_page"}},
+        {"UnknownAcceptVersion", AcceptVersion<ListRequest>("v2"), {"accept_version"}},
         {"UnknownAcceptVersionUnderDefaultV20111101",
          AcceptVersion<ListRequest>("v1"),
          {"accept_version"},
@@ -777,9 +709,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(RequestValidation, GivesRecordsPerPageRange) {
   ListRequest request = ValidListRequest();
   request.set_records_per_page(5000);
-  EXPECT_EQ(ValidateListInstitutionCredentialsRequest(request, kV2)
-                .status()
-                .message(),
+  EXPECT_EQ(ValidateListInstitutionCredentialsRequest(request, kV2).status().message(),
             "invalid ListInstitutionCredentialsRequest: records_per_page: "
             "must be from 1 to 1000, or 0 for MX's default (25)");
 }
@@ -793,9 +723,8 @@ TEST(RequestValidation, ListsEveryListInstitutionCredentialsViolationInOrder) {
   )pb");
   const absl::StatusOr<MxApiVersion> result =
       ValidateListInstitutionCredentialsRequest(request, kV2);
-  EXPECT_THAT(RefusedFields(result),
-              ElementsAre("institution_code", "page", "records_per_page",
-                          "accept_version"));
+  EXPECT_THAT(RefusedFields(result), ElementsAre("institution_code", "page",
+                                                 "records_per_page", "accept_version"));
   EXPECT_EQ(result.status().message(),
             absl::StrCat("invalid ListInstitutionCredentialsRequest: "
                          "institution_code: ",
@@ -817,8 +746,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::ValuesIn(std::vector<Acceptance<ResumeMemberRequest>>{
         {"TwoAnswers", Unchanged<ResumeMemberRequest>, kV2, kV2},
         {"OneAnswer",
-         [](ResumeMemberRequest& r) { r.mutable_challenges()->RemoveLast(); },
-         kV2, kV2},
+         [](ResumeMemberRequest& r) { r.mutable_challenges()->RemoveLast(); }, kV2, kV2},
         {"AnswerWithSpacesAndNonAscii",
          [](ResumeMemberRequest& r) {
            r.mutable_challenges(0)->set_value("  my first pet: Fido ü ");
@@ -831,10 +759,8 @@ INSTANTIATE_TEST_SUITE_P(
          kV2, kV2},
         // The guid goes into the body, not the path.
         {"GuidWithSlash",
-         [](ResumeMemberRequest& r) {
-           r.mutable_challenges(0)->set_guid("CRD/1");
-         },
-         kV2, kV2},
+         [](ResumeMemberRequest& r) { r.mutable_challenges(0)->set_guid("CRD/1"); }, kV2,
+         kV2},
     }),
     CaseName<Acceptance<ResumeMemberRequest>>);
 
@@ -863,16 +789,12 @@ INSTANTIATE_TEST_SUITE_P(
          [](ResumeMemberRequest& r) { r.mutable_challenges(1)->clear_guid(); },
          {"challenges[1].guid"}},
         {"GuidWithControlCharacter",
-         [](ResumeMemberRequest& r) {
-           r.mutable_challenges(0)->set_guid("CRD-1\r\n");
-         },
+         [](ResumeMemberRequest& r) { r.mutable_challenges(0)->set_guid("CRD-1\r\n"); },
          {"challenges[0].guid"}},
         {"AnswerWithoutValue",
          [](ResumeMemberRequest& r) { r.mutable_challenges(1)->clear_value(); },
          {"challenges[1].value"}},
-        {"DuplicateGuid",
-         AddAnswer("CRD-question-1", "red"),
-         {"challenges[2].guid"}},
+        {"DuplicateGuid", AddAnswer("CRD-question-1", "red"), {"challenges[2].guid"}},
         {"DuplicateGuidWithoutValue",
          AddAnswer("CRD-question-2", ""),
          {"challenges[2].guid", "challenges[2].value"}},
@@ -916,13 +838,12 @@ TEST(RequestValidation, ListsEveryResumeMemberViolationInRequestOrder) {
     challenges { guid: "CRD-1\t" value: "b" }
     challenges { guid: "CRD-1" value: "" }
   )pb");
-  const absl::StatusOr<MxApiVersion> result =
-      ValidateResumeMemberRequest(request, kV2);
-  EXPECT_THAT(RefusedFields(result),
-              ElementsAre("user_identifier", "member_identifier",
-                          "accept_version", "challenges[0].guid",
-                          "challenges[0].value", "challenges[2].guid",
-                          "challenges[3].guid", "challenges[3].value"));
+  const absl::StatusOr<MxApiVersion> result = ValidateResumeMemberRequest(request, kV2);
+  EXPECT_THAT(
+      RefusedFields(result),
+      ElementsAre("user_identifier", "member_identifier", "accept_version",
+                  "challenges[0].guid", "challenges[0].value", "challenges[2].guid",
+                  "challenges[3].guid", "challenges[3].value"));
   EXPECT_EQ(result.status().message(),
             "invalid ResumeMemberRequest: user_identifier: required (and 7 "
             "more)");
@@ -936,8 +857,7 @@ TEST(RequestValidation, NeverEchoesAnswerValue) {
   request.mutable_challenges(0)->set_value(kSecret);
   request.mutable_challenges(1)->set_value(kSecret);
   AddAnswer("CRD-question-2", kSecret)(request);
-  const absl::StatusOr<MxApiVersion> result =
-      ValidateResumeMemberRequest(request, kV2);
+  const absl::StatusOr<MxApiVersion> result = ValidateResumeMemberRequest(request, kV2);
   ASSERT_THAT(RefusedFields(result),
               ElementsAre("challenges[0].guid", "challenges[2].guid"));
   ExpectNotEchoed(result.status(), kSecret);

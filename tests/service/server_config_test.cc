@@ -41,36 +41,32 @@ void PrintTo(const LoopbackCase& c, std::ostream* os) { *os << c.name; }
 class IsLoopbackHostTest : public ::testing::TestWithParam<LoopbackCase> {};
 
 TEST_P(IsLoopbackHostTest, RecognisesOnlyLoopbackHosts) {
-  EXPECT_EQ(IsLoopbackHost(GetParam().host), GetParam().loopback)
-      << GetParam().host;
+  EXPECT_EQ(IsLoopbackHost(GetParam().host), GetParam().loopback) << GetParam().host;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Hosts, IsLoopbackHostTest,
-    ::testing::Values(LoopbackCase{"Localhost", "localhost", true},
-                      LoopbackCase{"LocalhostAnyCase", "LocalHost", true},
-                      LoopbackCase{"Ipv4Loopback", "127.0.0.1", true},
-                      LoopbackCase{"AnyAddressIn127Slash8", "127.0.0.5", true},
-                      LoopbackCase{"TopOf127Slash8", "127.255.255.255", true},
-                      LoopbackCase{"BracketedIpv6Loopback", "[::1]", true},
-                      LoopbackCase{"BareIpv6Loopback", "::1", true},
-                      LoopbackCase{"Empty", "", false},
-                      LoopbackCase{"PublicHost", "api.mx.com", false},
-                      LoopbackCase{"LocalhostSubdomainOfOtherHost",
-                                   "localhost.example.com", false},
-                      LoopbackCase{"LoopbackPrefixOfOtherHost",
-                                   "127.0.0.1.example.com", false},
-                      LoopbackCase{"Outside127Slash8", "128.0.0.1", false},
-                      LoopbackCase{"PrivateAddress", "10.0.0.1", false},
-                      LoopbackCase{"ThreeOctets", "127.0.1", false},
-                      LoopbackCase{"FiveOctets", "127.0.0.1.1", false},
-                      LoopbackCase{"OctetAbove255", "127.0.0.256", false},
-                      LoopbackCase{"SignedOctet", "127.0.0.+1", false},
-                      LoopbackCase{"EmptyOctet", "127..0.1", false},
-                      LoopbackCase{"LongOctet", "127.0.0.0001", false},
-                      LoopbackCase{"Ipv6Other", "[::2]", false},
-                      LoopbackCase{"Ipv4MappedIpv6", "[::ffff:127.0.0.1]",
-                                   false}),
+    ::testing::Values(
+        LoopbackCase{"Localhost", "localhost", true},
+        LoopbackCase{"LocalhostAnyCase", "LocalHost", true},
+        LoopbackCase{"Ipv4Loopback", "127.0.0.1", true},
+        LoopbackCase{"AnyAddressIn127Slash8", "127.0.0.5", true},
+        LoopbackCase{"TopOf127Slash8", "127.255.255.255", true},
+        LoopbackCase{"BracketedIpv6Loopback", "[::1]", true},
+        LoopbackCase{"BareIpv6Loopback", "::1", true}, LoopbackCase{"Empty", "", false},
+        LoopbackCase{"PublicHost", "api.mx.com", false},
+        LoopbackCase{"LocalhostSubdomainOfOtherHost", "localhost.example.com", false},
+        LoopbackCase{"LoopbackPrefixOfOtherHost", "127.0.0.1.example.com", false},
+        LoopbackCase{"Outside127Slash8", "128.0.0.1", false},
+        LoopbackCase{"PrivateAddress", "10.0.0.1", false},
+        LoopbackCase{"ThreeOctets", "127.0.1", false},
+        LoopbackCase{"FiveOctets", "127.0.0.1.1", false},
+        LoopbackCase{"OctetAbove255", "127.0.0.256", false},
+        LoopbackCase{"SignedOctet", "127.0.0.+1", false},
+        LoopbackCase{"EmptyOctet", "127..0.1", false},
+        LoopbackCase{"LongOctet", "127.0.0.0001", false},
+        LoopbackCase{"Ipv6Other", "[::2]", false},
+        LoopbackCase{"Ipv4MappedIpv6", "[::ffff:127.0.0.1]", false}),
     CaseName<LoopbackCase>);
 
 // ----------------------------------------------------------- mx_base_url
@@ -82,8 +78,7 @@ struct AcceptedUrlCase {
 };
 void PrintTo(const AcceptedUrlCase& c, std::ostream* os) { *os << c.name; }
 
-class CheckMxBaseUrlAccepts : public ::testing::TestWithParam<AcceptedUrlCase> {
-};
+class CheckMxBaseUrlAccepts : public ::testing::TestWithParam<AcceptedUrlCase> {};
 
 TEST_P(CheckMxBaseUrlAccepts, ReturnsUrlWithoutTrailingSlash) {
   const absl::StatusOr<std::string> checked = CheckMxBaseUrl(GetParam().url);
@@ -106,10 +101,8 @@ INSTANTIATE_TEST_SUITE_P(
                         "http://localhost:8089"},
         AcceptedUrlCase{"HttpAnyAddressIn127Slash8", "http://127.0.0.5",
                         "http://127.0.0.5"},
-        AcceptedUrlCase{"HttpIpv6Loopback", "http://[::1]:80",
-                        "http://[::1]:80"},
-        AcceptedUrlCase{"HttpBracketedIpv6WithoutPort", "http://[::1]/",
-                        "http://[::1]"},
+        AcceptedUrlCase{"HttpIpv6Loopback", "http://[::1]:80", "http://[::1]:80"},
+        AcceptedUrlCase{"HttpBracketedIpv6WithoutPort", "http://[::1]/", "http://[::1]"},
         AcceptedUrlCase{"HighestPort", "https://api.mx.com:65535",
                         "https://api.mx.com:65535"}),
     CaseName<AcceptedUrlCase>);
@@ -121,8 +114,7 @@ struct RefusedUrlCase {
 };
 void PrintTo(const RefusedUrlCase& c, std::ostream* os) { *os << c.name; }
 
-class CheckMxBaseUrlRefuses : public ::testing::TestWithParam<RefusedUrlCase> {
-};
+class CheckMxBaseUrlRefuses : public ::testing::TestWithParam<RefusedUrlCase> {};
 
 TEST_P(CheckMxBaseUrlRefuses, WithInvalidArgumentNamingTheProblem) {
   const absl::StatusOr<std::string> checked = CheckMxBaseUrl(GetParam().url);
@@ -137,8 +129,8 @@ INSTANTIATE_TEST_SUITE_P(
         RefusedUrlCase{"HttpPublicHost", "http://api.mx.com", "non-loopback"},
         RefusedUrlCase{"HttpLoopbackLookalike", "http://127.0.0.1.nip.io",
                        "non-loopback"},
-        RefusedUrlCase{"HttpUserinfoBeforePublicHost",
-                       "http://localhost@api.mx.com", "must not hold credentials"},
+        RefusedUrlCase{"HttpUserinfoBeforePublicHost", "http://localhost@api.mx.com",
+                       "must not hold credentials"},
         RefusedUrlCase{"HttpsUserinfo", "https://user:pw@api.mx.com",
                        "must not hold credentials"},
         RefusedUrlCase{"FtpScheme", "ftp://api.mx.com", "https://"},
@@ -167,8 +159,8 @@ INSTANTIATE_TEST_SUITE_P(
 class TempFile {
  public:
   explicit TempFile(absl::string_view content)
-      : path_(absl::StrCat(::testing::TempDir(), "/mx_credentials_", getpid(),
-                           "_", next_++)) {
+      : path_(absl::StrCat(::testing::TempDir(), "/mx_credentials_", getpid(), "_",
+                           next_++)) {
     std::ofstream(path_, std::ios::binary) << content;
   }
   ~TempFile() { std::remove(path_.c_str()); }
@@ -190,26 +182,25 @@ void ExpectCredentials(const absl::StatusOr<MxCredentials>& loaded,
 }
 
 TEST(LoadMxCredentials, ReadsTheEnvironmentWithoutAFile) {
-  ExpectCredentials(LoadMxCredentials("", "client-1", kApiKey), "client-1",
-                    kApiKey);
+  ExpectCredentials(LoadMxCredentials("", "client-1", kApiKey), "client-1", kApiKey);
 }
 
 TEST(LoadMxCredentials, ReadsTheFirstLineOfTheFile) {
   const TempFile file(absl::StrCat("client-1:", kApiKey, "\nignored:line\n"));
-  ExpectCredentials(LoadMxCredentials(file.path(), nullptr, nullptr),
-                    "client-1", kApiKey);
+  ExpectCredentials(LoadMxCredentials(file.path(), nullptr, nullptr), "client-1",
+                    kApiKey);
 }
 
 TEST(LoadMxCredentials, TrimsWhitespaceAndCarriageReturnAroundTheLine) {
   const TempFile file(absl::StrCat("  client-1:", kApiKey, " \r\n"));
-  ExpectCredentials(LoadMxCredentials(file.path(), nullptr, nullptr),
-                    "client-1", kApiKey);
+  ExpectCredentials(LoadMxCredentials(file.path(), nullptr, nullptr), "client-1",
+                    kApiKey);
 }
 
 TEST(LoadMxCredentials, SplitsAtTheFirstColonOnly) {
   const TempFile file("client-1:key:with:colons");
-  ExpectCredentials(LoadMxCredentials(file.path(), nullptr, nullptr),
-                    "client-1", "key:with:colons");
+  ExpectCredentials(LoadMxCredentials(file.path(), nullptr, nullptr), "client-1",
+                    "key:with:colons");
 }
 
 TEST(LoadMxCredentials, PrefersTheFileOverTheEnvironment) {
@@ -235,21 +226,18 @@ struct RefusedCredentialsCase {
   const char* env_api_key;
   const char* message_part;
 };
-void PrintTo(const RefusedCredentialsCase& c, std::ostream* os) {
-  *os << c.name;
-}
+void PrintTo(const RefusedCredentialsCase& c, std::ostream* os) { *os << c.name; }
 
-class LoadMxCredentialsRefuses
-    : public ::testing::TestWithParam<RefusedCredentialsCase> {};
+class LoadMxCredentialsRefuses : public ::testing::TestWithParam<RefusedCredentialsCase> {
+};
 
 TEST_P(LoadMxCredentialsRefuses, WithFailedPreconditionNeverQuotingTheKey) {
   const RefusedCredentialsCase& param = GetParam();
   absl::optional<TempFile> file;
   if (param.file_content != nullptr) file.emplace(param.file_content);
 
-  const absl::StatusOr<MxCredentials> loaded =
-      LoadMxCredentials(file.has_value() ? file->path() : "",
-                        param.env_client_id, param.env_api_key);
+  const absl::StatusOr<MxCredentials> loaded = LoadMxCredentials(
+      file.has_value() ? file->path() : "", param.env_client_id, param.env_api_key);
 
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition)
       << loaded.status();
@@ -259,34 +247,35 @@ TEST_P(LoadMxCredentialsRefuses, WithFailedPreconditionNeverQuotingTheKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Sources, LoadMxCredentialsRefuses,
-    ::testing::Values(
-        RefusedCredentialsCase{"NoSource", nullptr, nullptr, nullptr,
-                               "no MX credentials"},
-        RefusedCredentialsCase{"EnvWithoutApiKey", nullptr, "client-1", nullptr,
-                               "no MX credentials"},
-        RefusedCredentialsCase{"EnvWithoutClientId", nullptr, nullptr, kApiKey,
-                               "no MX credentials"},
-        RefusedCredentialsCase{"EnvWithEmptyClientId", nullptr, "", kApiKey,
-                               "no MX credentials"},
-        RefusedCredentialsCase{"EnvWithEmptyApiKey", nullptr, "client-1", "",
-                               "no MX credentials"},
-        // A line without a colon may be the bare key: never quote it.
-        RefusedCredentialsCase{"FileLineWithoutColon", kApiKey, nullptr,
-                               nullptr, "CLIENT_ID:API_KEY"},
-        RefusedCredentialsCase{"FileWithEmptyClientId", ":s3cr3t-api-key-value",
-                               nullptr, nullptr, "no MX credentials"},
-        RefusedCredentialsCase{"FileWithEmptyApiKey", "client-1:", nullptr,
-                               nullptr, "no MX credentials"},
-        RefusedCredentialsCase{"FileWithOnlyAColon", ":", nullptr, nullptr,
-                               "no MX credentials"},
-        // The environment is not a fallback for a bad file.
-        RefusedCredentialsCase{"BadFileDespiteGoodEnv", "client-1:", "env-id",
-                               kApiKey, "no MX credentials"}),
+    ::testing::Values(RefusedCredentialsCase{"NoSource", nullptr, nullptr, nullptr,
+                                             "no MX credentials"},
+                      RefusedCredentialsCase{"EnvWithoutApiKey", nullptr, "client-1",
+                                             nullptr, "no MX credentials"},
+                      RefusedCredentialsCase{"EnvWithoutClientId", nullptr, nullptr,
+                                             kApiKey, "no MX credentials"},
+                      RefusedCredentialsCase{"EnvWithEmptyClientId", nullptr, "", kApiKey,
+                                             "no MX credentials"},
+                      RefusedCredentialsCase{"EnvWithEmptyApiKey", nullptr, "client-1",
+                                             "", "no MX credentials"},
+                      // A line without a colon may be the bare key: never quote it.
+                      RefusedCredentialsCase{"FileLineWithoutColon", kApiKey, nullptr,
+                                             nullptr, "CLIENT_ID:API_KEY"},
+                      RefusedCredentialsCase{"FileWithEmptyClientId",
+                                             ":s3cr3t-api-key-value", nullptr, nullptr,
+                                             "no MX credentials"},
+                      RefusedCredentialsCase{"FileWithEmptyApiKey", "client-1:", nullptr,
+                                             nullptr, "no MX credentials"},
+                      RefusedCredentialsCase{"FileWithOnlyAColon", ":", nullptr, nullptr,
+                                             "no MX credentials"},
+                      // The environment is not a fallback for a bad file.
+                      RefusedCredentialsCase{"BadFileDespiteGoodEnv", "client-1:",
+                                             "env-id", kApiKey, "no MX credentials"}),
     CaseName<RefusedCredentialsCase>);
 
 TEST(CheckMxBaseUrl, NeverRepeatsTheUrlItRefuses) {
-  for (const char* url : {"ftp://u:topsecret@api.mx.com", "https://u:topsecret@api.mx.com",
-                          "http://u:topsecret@api.mx.com"}) {
+  for (const char* url :
+       {"ftp://u:topsecret@api.mx.com", "https://u:topsecret@api.mx.com",
+        "http://u:topsecret@api.mx.com"}) {
     const absl::StatusOr<std::string> checked = CheckMxBaseUrl(url);
     ASSERT_FALSE(checked.ok()) << url;
     EXPECT_THAT(std::string(checked.status().message()),

@@ -40,8 +40,7 @@ std::string DeterministicBytes(const google::protobuf::Message& message) {
 TEST(MakeError, KeepsCodeAndMessageAndAddsErrorInfoInMxgateDomain) {
   const absl::Status status = MakeError(
       absl::StatusCode::kNotFound, "MX answered HTTP 404", "UPSTREAM_NOT_FOUND",
-      {{kMetadataHttpStatus, "404"},
-       {kMetadataMxErrorMessage, "user not found"}});
+      {{kMetadataHttpStatus, "404"}, {kMetadataMxErrorMessage, "user not found"}});
 
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(status.message(), "MX answered HTTP 404");
@@ -55,8 +54,8 @@ TEST(MakeError, KeepsCodeAndMessageAndAddsErrorInfoInMxgateDomain) {
 }
 
 TEST(MakeError, WithoutMetadataHasEmptyMetadata) {
-  const absl::optional<google::rpc::ErrorInfo> info = GetErrorInfo(
-      MakeError(absl::StatusCode::kInternal, "boom", "INTERNAL_ERROR"));
+  const absl::optional<google::rpc::ErrorInfo> info =
+      GetErrorInfo(MakeError(absl::StatusCode::kInternal, "boom", "INTERNAL_ERROR"));
   ASSERT_TRUE(info.has_value());
   EXPECT_THAT(info->metadata(), IsEmpty());
 }
@@ -68,23 +67,19 @@ TEST(MakeError, StoresErrorInfoUnderItsTypeUrlOnly) {
   status.ForEachPayload([&](absl::string_view type_url, const absl::Cord&) {
     type_urls.emplace_back(type_url);
   });
-  EXPECT_THAT(type_urls,
-              ElementsAre("type.googleapis.com/google.rpc.ErrorInfo"));
+  EXPECT_THAT(type_urls, ElementsAre("type.googleapis.com/google.rpc.ErrorInfo"));
 }
 
 TEST(MakeError, GivesIdenticalPayloadBytesWhateverTheMetadataOrder) {
-  const Metadata metadata = {
-      {"http_status", "429"}, {"mx_error_message", "slow down"},
-      {"alpha", "1"},         {"zulu", "2"},
-      {"middle", "3"},        {"beta", "4"}};
+  const Metadata metadata = {{"http_status", "429"}, {"mx_error_message", "slow down"},
+                             {"alpha", "1"},         {"zulu", "2"},
+                             {"middle", "3"},        {"beta", "4"}};
   const Metadata reversed(metadata.rbegin(), metadata.rend());
 
-  const absl::Status forward =
-      MakeError(absl::StatusCode::kResourceExhausted, "busy",
-                "UPSTREAM_RATE_LIMITED", metadata);
-  const absl::Status backward =
-      MakeError(absl::StatusCode::kResourceExhausted, "busy",
-                "UPSTREAM_RATE_LIMITED", reversed);
+  const absl::Status forward = MakeError(absl::StatusCode::kResourceExhausted, "busy",
+                                         "UPSTREAM_RATE_LIMITED", metadata);
+  const absl::Status backward = MakeError(absl::StatusCode::kResourceExhausted, "busy",
+                                          "UPSTREAM_RATE_LIMITED", reversed);
 
   google::rpc::ErrorInfo expected;
   expected.set_domain("mxgate");
@@ -100,20 +95,17 @@ TEST(MakeError, GivesIdenticalPayloadBytesWhateverTheMetadataOrder) {
 }
 
 TEST(AttachBadRequest, RoundTripsEveryViolationInOrder) {
-  absl::Status status =
-      MakeError(absl::StatusCode::kInvalidArgument, "user_identifier: required",
-                "INVALID_REQUEST");
+  absl::Status status = MakeError(absl::StatusCode::kInvalidArgument,
+                                  "user_identifier: required", "INVALID_REQUEST");
   AttachBadRequest(status, {{"user_identifier", "required"},
                             {"member.credentials[1].guid", "required"}});
 
-  const absl::optional<google::rpc::BadRequest> bad_request =
-      GetBadRequest(status);
+  const absl::optional<google::rpc::BadRequest> bad_request = GetBadRequest(status);
   ASSERT_TRUE(bad_request.has_value());
   ASSERT_EQ(bad_request->field_violations_size(), 2);
   EXPECT_EQ(bad_request->field_violations(0).field(), "user_identifier");
   EXPECT_EQ(bad_request->field_violations(0).description(), "required");
-  EXPECT_EQ(bad_request->field_violations(1).field(),
-            "member.credentials[1].guid");
+  EXPECT_EQ(bad_request->field_violations(1).field(), "member.credentials[1].guid");
   EXPECT_EQ(bad_request->field_violations(1).description(), "required");
   // The ErrorInfo stays.
   ASSERT_TRUE(GetErrorInfo(status).has_value());
@@ -146,16 +138,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         RetryDelayCase{"Zero", absl::ZeroDuration(), 0, 0},
         RetryDelayCase{"WholeSeconds", absl::Seconds(30), 30, 0},
-        RetryDelayCase{"SecondsAndMillis", absl::Milliseconds(2500), 2,
-                       500000000},
+        RetryDelayCase{"SecondsAndMillis", absl::Milliseconds(2500), 2, 500000000},
         RetryDelayCase{"OneNanosecond", absl::Nanoseconds(1), 0, 1},
-        RetryDelayCase{"JustUnderOneSecond", absl::Nanoseconds(999999999), 0,
-                       999999999},
-        RetryDelayCase{"OneHourAndANano", absl::Hours(1) + absl::Nanoseconds(1),
-                       3600, 1}),
-    [](const ::testing::TestParamInfo<RetryDelayCase>& info) {
-      return info.param.name;
-    });
+        RetryDelayCase{"JustUnderOneSecond", absl::Nanoseconds(999999999), 0, 999999999},
+        RetryDelayCase{"OneHourAndANano", absl::Hours(1) + absl::Nanoseconds(1), 3600,
+                       1}),
+    [](const ::testing::TestParamInfo<RetryDelayCase>& info) { return info.param.name; });
 
 TEST(GetDetails, ReturnsNulloptWhenAbsent) {
   const absl::Status plain = absl::InternalError("no details");
