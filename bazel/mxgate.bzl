@@ -46,17 +46,19 @@ def mxgate_library(name, deps = [], **kwargs):
         **kwargs
     )
 
-def mxgate_tests(folder, deps, data = []):
+def mxgate_tests(folder, deps, data = [], exclusive = []):
     """A cc_test per `folder/*_test.cc`, named after the file, as in CMake.
 
     Each test also gets the headers tests share (//tests:test_helpers),
     GoogleTest and GoogleMock, and the compile definitions
     tests/CMakeLists.txt gives, here as paths relative to the runfiles root,
-    which is where Bazel starts a test.
+    which is where Bazel starts a test. The tests named in `exclusive` run
+    alone (tags = ["exclusive"], CMake's RUN_SERIAL).
     """
     for src in native.glob([folder + "/*_test.cc"]):
+        name = src[len(folder) + 1:-len(".cc")]
         native.cc_test(
-            name = src[len(folder) + 1:-len(".cc")],
+            name = name,
             srcs = [src],
             copts = MXGATE_COPTS,
             local_defines = MXGATE_LOCAL_DEFINES + [
@@ -71,6 +73,7 @@ def mxgate_tests(folder, deps, data = []):
             linkstatic = True,
             # 60 s for the whole binary: the slowest takes under 10 s.
             size = "small",
+            tags = ["exclusive"] if name in exclusive else [],
         )
 
 def mxgate_script_test(name, interpreter, script, args = [], data = [], **kwargs):
