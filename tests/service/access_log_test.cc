@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +68,42 @@ TEST_F(AccessLogTest, WritesAnErrorWithItsReasonAndNoUnknownFields) {
                           R"("duration_ms":0.000,"request_id":"req-2",)"
                           R"("reason":"UPSTREAM_UNREACHABLE"})"
                           "\n"));
+}
+
+// The time and duration fields are written by hand, not by FormatTime and
+// printf: the same text at the edges (a year's last millisecond, a leap
+// day, the epoch, rounding to the microsecond).
+TEST_F(AccessLogTest, WritesTimesAsFormatTimeAndDurationsRoundedToTheMicrosecond) {
+  struct Case {
+    absl::Time now;
+    absl::Duration took;
+    const char* duration_ms;
+  };
+  const Case cases[] = {
+      {absl::FromUnixMillis(0), absl::ZeroDuration(), "0.000"},
+      {absl::FromUnixMillis(946684799999), absl::Nanoseconds(499), "0.000"},
+      {absl::FromUnixMillis(1709164800000), absl::Nanoseconds(500), "0.001"},
+      {absl::FromUnixMillis(1767323045678) + absl::Microseconds(999),
+       absl::Microseconds(12345) + absl::Nanoseconds(501), "12.346"},
+      {absl::FromUnixMillis(4102444800001), absl::Seconds(65), "65000.000"},
+      {absl::FromUnixMillis(1767323045678), -absl::Microseconds(2), "-0.002"},
+  };
+  AccessLog log = MakeLog(AccessLog::Level::kInfo);
+  for (const Case& c : cases) {
+    lines_.clear();
+    now_ = c.now;
+    RpcLogEntry entry;
+    entry.method = "GetMember";
+    entry.start = c.now - c.took;
+    log.Record(entry);
+    const std::string time =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", c.now, absl::UTCTimeZone());
+    EXPECT_THAT(lines_,
+                ElementsAre(absl::StrCat(
+                    R"({"time":")", time, R"(","level":"info","method":"GetMember",)",
+                    R"("code":"OK","duration_ms":)", c.duration_ms, "}\n")))
+        << time;
+  }
 }
 
 TEST_F(AccessLogTest, EscapesStringsAsJson) {
