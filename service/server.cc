@@ -83,23 +83,29 @@ absl::StatusOr<std::unique_ptr<MxgateServer>> MxgateServer::Start(ServerOptions 
   for (const auto& [name, value] : channel_args) builder.AddChannelArgument(name, value);
   builder.AddListeningPort(listen, credentials, &gateway->port_);
   builder.RegisterService(&gateway->service_);
-  gateway->server_ = builder.BuildAndStart();
-  if (gateway->server_ == nullptr || gateway->port_ == 0) {
-    gateway->server_.reset();
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || gateway->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  // Calls run from here on, and a breaker change may already have come
+  // (and found no server to tell): SetReadiness applies what it recorded.
+  {
+    absl::MutexLock lock(&gateway->readiness_mu_);
+    gateway->server_ = std::move(server);
   }
   gateway->SetReadiness(false, std::nullopt);
   return gateway;
 }
 
-// Under the lock, so two changes cannot land in the wrong order. Once
-// draining, readiness stays NOT_SERVING and server_ is left alone (Drain
-// destroys it later without the lock).
+// Under the lock, so two changes cannot land in the wrong order. The
+// circuit's state is kept even before Start has stored the server, which
+// then applies it. Once draining, readiness stays NOT_SERVING and server_
+// is left alone (Drain destroys it later without the lock).
 void MxgateServer::SetReadiness(bool draining, std::optional<bool> circuit_open) {
   absl::MutexLock lock(&readiness_mu_);
+  if (circuit_open.has_value()) circuit_open_ = *circuit_open;
   if (draining_ || server_ == nullptr) return;
   draining_ = draining;
-  if (circuit_open.has_value()) circuit_open_ = *circuit_open;
   server_->GetHealthCheckService()->SetServingStatus(kMemberServiceName,
                                                      !draining_ && !circuit_open_);
 }
