@@ -164,6 +164,12 @@ class CurlTransport::Loop {
     event.events = EPOLLIN;
     event.data.fd = wake_;
     epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_, &event);
+    // One TLS session and DNS cache for every handle: a new connection to
+    // MX resumes a session another handle made instead of a full
+    // handshake. Only the loop thread uses them, so no lock.
+    share_ = curl_share_init();
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     multi_ = curl_multi_init();
     curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, options_.max_idle_connections);
     curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -184,6 +190,7 @@ class CurlTransport::Loop {
     thread_.join();
     for (CURL* easy : idle_easy_) curl_easy_cleanup(easy);
     curl_multi_cleanup(multi_);
+    curl_share_cleanup(share_);  // after the handles that use it
     close(wake_);
     close(epoll_);
   }
@@ -579,8 +586,8 @@ class CurlTransport::Loop {
     transfer->done(std::move(result));
   }
 
-  // Easy handles are reused, with their DNS and TLS session caches (the
-  // connections live in the multi handle). The options that are the same
+  // Easy handles are reused (the connections live in the multi handle, the
+  // TLS sessions and DNS answers in share_). The options that are the same
   // for every transfer are set once, when the handle is made; Start sets
   // the others each time.
   CURL* TakeEasy() {
@@ -590,6 +597,7 @@ class CurlTransport::Loop {
       return easy;
     }
     CURL* easy = curl_easy_init();
+    curl_easy_setopt(easy, CURLOPT_SHARE, share_);
     curl_easy_setopt(
         easy, CURLOPT_CONNECTTIMEOUT_MS,
         static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
@@ -632,6 +640,7 @@ class CurlTransport::Loop {
   const Options options_;
   int epoll_ = -1;
   int wake_ = -1;  // an eventfd: Send and Cancel wake a sleeping loop with it
+  CURLSH* share_ = nullptr;
   CURLM* multi_ = nullptr;
   std::thread thread_;
 
