@@ -35,6 +35,7 @@ const std::set<std::string>& Repeatable() {
 // ScanArgs over `args` as argv (argv[0] first).
 ScannedArgs Scan(std::vector<std::string> args) {
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   return ScanArgs(static_cast<int>(args.size()), argv.data(), Repeatable());
@@ -147,7 +148,7 @@ TEST(BuildCreateMemberRequest, MapsEveryField) {
   args.products = {"transactions", "PRODUCT_ACCOUNT_VERIFICATION"};
   args.use_cases = {"PFM", "USE_CASE_MONEY_MOVEMENT"};
   args.member_id = "cli-1";
-  args.metadata = "{\"k\":\"v\"}";
+  args.metadata = R"({"k":"v"})";
   args.callback_payload = "aGVsbG8=";
   args.accept_version = "v20250224";
   args.client_redirect_url = "https://app.example/done";
@@ -347,10 +348,10 @@ INSTANTIATE_TEST_SUITE_P(
     BadFlagValues, RefusesArgs,
     ::testing::Values(
         Refusal{"CredentialWithoutEquals",
-                [](CreateMemberArgs& a) { a.credentials.push_back("CRD-username"); },
+                [](CreateMemberArgs& a) { a.credentials.emplace_back("CRD-username"); },
                 kCredentialMessage},
         Refusal{"EmptyCredential",
-                [](CreateMemberArgs& a) { a.credentials.push_back(""); },
+                [](CreateMemberArgs& a) { a.credentials.emplace_back(""); },
                 kCredentialMessage},
         Refusal{"UnknownProduct", [](CreateMemberArgs& a) { a.products = {"bogus"}; },
                 absl::StrCat("--product: unknown product \"bogus\" ", kProductNames)},
@@ -406,7 +407,7 @@ TEST(BuildCreateMemberRequest, NeverPutsACredentialValueInAnError) {
            [](CreateMemberArgs& a) { a.products = {"bogus"}; },
            [](CreateMemberArgs& a) { a.use_cases = {"bogus"}; },
            [](CreateMemberArgs& a) { a.referral_source = "bogus"; },
-           [](CreateMemberArgs& a) { a.credentials.push_back("no-equals"); }}) {
+           [](CreateMemberArgs& a) { a.credentials.emplace_back("no-equals"); }}) {
     CreateMemberArgs args = MxBankArgs();
     args.credentials.insert(args.credentials.begin(), absl::StrCat("CRD-x=", kSecret));
     change(args);

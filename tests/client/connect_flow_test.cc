@@ -162,8 +162,9 @@ v1::WatchMemberStatusResponse Message(v1::ConnectionStatus status,
 // ends the stream with `status`.
 auto Streams(std::vector<v1::WatchMemberStatusResponse> messages,
              grpc::Status status = grpc::Status::OK) {
-  return [messages, status](const v1::WatchMemberStatusRequest&,
-                            const MemberApi::WatchCallback& callback, absl::Duration) {
+  return [messages = std::move(messages), status = std::move(status)](
+             const v1::WatchMemberStatusRequest&,
+             const MemberApi::WatchCallback& callback, absl::Duration) {
     for (const auto& message : messages) callback(message);
     return status;
   };
@@ -550,6 +551,10 @@ TEST_F(ConnectFlow, AnswerFittingNoChoiceIsAUsageErrorNotSent) {
                            "a choice of \"Where should we send your code?\""));
 }
 
+// The last line printed for a challenge that cannot be answered here.
+constexpr char kAnswerWithResume[] =
+    "Answer with: mxgate-cli resume --user=USR-1 --member=MBR-1 --answer=GUID=VALUE...";
+
 TEST_F(ConnectFlow, ChallengeWithNoAnswerToBeHadExits3SayingHowToResume) {
   args_.credentials = {"LOGIN=mxuser", "PASSWORD=options"};
   terminal_.can_prompt = false;
@@ -558,13 +563,12 @@ TEST_F(ConnectFlow, ChallengeWithNoAnswerToBeHadExits3SayingHowToResume) {
                                  v1::WATCH_END_REASON_CHALLENGED, kOptionsChallenge)}));
   EXPECT_CALL(api_, ResumeMember).Times(0);
   EXPECT_EQ(Run(), kExitChallenged);
-  EXPECT_THAT(terminal_.lines,
-              ::testing::IsSupersetOf(
-                  {"Member MBR-1 waits for answers to its MFA questions:",
-                   "  CRD-opt  Where should we send your code?",
-                   "      value v-text: Text", "      value v-email: Email",
-                   "Answer with: mxgate-cli resume --user=USR-1 --member=MBR-1 "
-                   "--answer=GUID=VALUE..."}));
+  EXPECT_THAT(
+      terminal_.lines,
+      ::testing::IsSupersetOf({"Member MBR-1 waits for answers to its MFA questions:",
+                               "  CRD-opt  Where should we send your code?",
+                               "      value v-text: Text", "      value v-email: Email",
+                               kAnswerWithResume}));
 }
 
 TEST_F(ConnectFlow, ChallengesMissingFromTheWatchAreRead) {
@@ -648,6 +652,7 @@ TEST(InDisplayOrder, SortsByDisplayOrderKeepingMxsOrderForTies) {
       InDisplayOrder({FieldOf("c", "C", 2), FieldOf("a", "A", 1), FieldOf("b", "B", 1),
                       FieldOf("z", "Z", 0)});
   std::vector<std::string> guids;
+  guids.reserve(sorted.size());
   for (const auto& field : sorted) guids.push_back(field.guid());
   EXPECT_THAT(guids, ElementsAre("z", "a", "b", "c"));
 }

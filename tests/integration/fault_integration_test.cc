@@ -281,7 +281,7 @@ class ReadFault : public FaultSuite {
     request.set_user_identifier(sandbox::kDemoUserId);
     request.set_member_identifier(guid_);
     const absl::Time start = absl::Now();
-    const grpc::Status status =
+    grpc::Status status =
         gateway_->Call(&MemberService::Stub::GetMember, request, response);
     *took = absl::Now() - start;
     return status;

@@ -65,6 +65,7 @@ CliResult RunCli(const std::vector<std::string>& args,
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   // Built before fork: the child may only exec.
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (std::string& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
@@ -137,6 +138,7 @@ class CliSession {
     std::vector<std::string> argv_strings = {BinPath("mxgate-cli")};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
+    argv.reserve(argv_strings.size() + 1);
     for (std::string& arg : argv_strings) argv.push_back(arg.data());
     argv.push_back(nullptr);
     if (on_terminal) {
@@ -346,8 +348,8 @@ std::string* CliAgainstGateway::sandbox_address_ = nullptr;
 
 TEST_F(CliAgainstGateway, CreatesMemberAndPrintsTheResponseAsProto3Json) {
   std::vector<std::string> args = MxBankArgs();
-  args.push_back("--product=transactions");
-  args.push_back("--member-id=cli-1");
+  args.emplace_back("--product=transactions");
+  args.emplace_back("--member-id=cli-1");
   const CliResult result = RunCli(args);
   ASSERT_EQ(result.exit_code, 0) << result;
   EXPECT_THAT(result.err, IsEmpty());

@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -103,7 +104,8 @@ double MetricSum(const std::string& text, absl::string_view name,
 // The value at `percentile` (0-100) of `sorted`, nearest rank; zero when empty.
 absl::Duration Percentile(const std::vector<absl::Duration>& sorted, double percentile) {
   if (sorted.empty()) return absl::ZeroDuration();
-  const size_t rank = static_cast<size_t>(std::ceil(percentile / 100 * sorted.size()));
+  const size_t rank = static_cast<size_t>(
+      std::ceil(percentile / 100 * static_cast<double>(sorted.size())));
   return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
 }
 
@@ -171,7 +173,8 @@ class OpenLoopLoad {
   void Run(double rate_per_second) {
     const Clock::time_point start = Clock::now();
     for (size_t i = 0; i < outcomes_.size(); ++i) {
-      const absl::Duration intended = absl::Seconds(i / rate_per_second);
+      const absl::Duration intended =
+          absl::Seconds(static_cast<double>(i) / rate_per_second);
       std::this_thread::sleep_until(start + absl::ToChronoNanoseconds(intended));
       auto* call = new Call{{}, {}, i, Clock::now()};
       call->context.set_deadline(absl::ToChronoTime(absl::Now() + kCallDeadline));
@@ -181,7 +184,7 @@ class OpenLoopLoad {
         outcomes_[i].send_lag = absl::FromChrono(call->sent - start) - intended;
       }
       stub_.async()->CreateMember(&call->context, &request_, &call->response,
-                                  [this, call](grpc::Status status) {
+                                  [this, call](const grpc::Status& status) {
                                     Finish(*call, status);
                                     delete call;
                                   });
@@ -245,10 +248,10 @@ class OpenLoopLoad {
 // kubelet or a balancer probes), and the gateway's mxgate_calls_in_flight.
 class Monitor {
  public:
-  Monitor(const std::string& address, const std::string& metrics_url)
+  Monitor(const std::string& address, std::string metrics_url)
       : health_(grpc::health::v1::Health::NewStub(
             grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
-        metrics_url_(metrics_url),
+        metrics_url_(std::move(metrics_url)),
         thread_([this] { Loop(); }) {}
 
   ~Monitor() { Stop(); }

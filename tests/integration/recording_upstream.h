@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <string>
 #include <thread>
@@ -53,7 +55,10 @@ class RecordingUpstream {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      std::perror("RecordingUpstream: bind 127.0.0.1:0");
+      std::abort();
+    }
     listen(listen_fd_, 64);
     socklen_t length = sizeof(address);
     getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);

@@ -35,8 +35,8 @@ class ChildProcess {
   // `unset_env`, plus `env`. Stdout is read by WaitForListening; stderr
   // goes to a file read by Stderr().
   explicit ChildProcess(std::vector<std::string> argv,
-                        std::map<std::string, std::string> env = {},
-                        std::vector<std::string> unset_env = {}) {
+                        const std::map<std::string, std::string>& env = {},
+                        const std::vector<std::string>& unset_env = {}) {
     int out[2];
     if (pipe(out) != 0) std::abort();
     char stderr_template[] = "/tmp/mxgate-test-stderr-XXXXXX";
@@ -51,6 +51,7 @@ class ChildProcess {
       for (const std::string& name : unset_env) unsetenv(name.c_str());
       for (const auto& [name, value] : env) setenv(name.c_str(), value.c_str(), 1);
       std::vector<char*> args;
+      args.reserve(argv.size() + 1);
       for (std::string& arg : argv) args.push_back(arg.data());
       args.push_back(nullptr);
       execv(args[0], args.data());

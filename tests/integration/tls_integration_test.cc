@@ -111,7 +111,7 @@ class TlsTest : public ::testing::Test {
     argv.insert(argv.end(), flags.begin(), flags.end());
     ChildProcess process(argv, {{"MX_CLIENT_ID", kClientId}, {"MX_API_KEY", kApiKey}});
     EXPECT_EQ(process.WaitForExit(absl::Seconds(10)), 2);
-    const std::string log = process.Stderr();
+    std::string log = process.Stderr();
     EXPECT_LE(std::count(log.begin(), log.end(), '\n'), 2) << log;
     EXPECT_THAT(log, Not(HasSubstr("PRIVATE KEY")));
     EXPECT_THAT(log, Not(HasSubstr("top-secret-key-material")));
@@ -154,7 +154,7 @@ TEST_F(TlsTest, MutualTlsAcceptsOnlyAClientWithACertificateFromTheCa) {
 
 TEST_F(TlsTest, RequestLargerThanMaxReceiveMessageBytesIsResourceExhausted) {
   std::vector<std::string> flags = TlsFlags();
-  flags.push_back("--max_receive_message_bytes=4096");
+  flags.emplace_back("--max_receive_message_bytes=4096");
   Gateway gateway(upstream_.base_url(), flags);
   ASSERT_FALSE(gateway.address().empty());
   const auto tls = TlsChannel(gateway.address(), false);

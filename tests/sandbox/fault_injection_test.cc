@@ -217,6 +217,7 @@ TEST(FaultInjector, FractionHitsTheRequestsWhoseDrawIsBelowIt) {
   FaultInjector faults([&] { return draws[next++ % draws.size()]; });
   faults.Set({Rule(FaultKind::kMalformedBody, "", "", -1, 0.5)});
   std::vector<bool> hit;
+  hit.reserve(5);
   for (int i = 0; i < 5; ++i) {
     hit.push_back(faults.Pick(FaultPhase::kAfterRequest, "GET", "/").has_value());
   }

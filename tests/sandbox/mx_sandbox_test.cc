@@ -95,7 +95,7 @@ std::string MxBankBodyWith(absl::string_view password,
 constexpr char kOauthBody[] =
     R"({"member":{"institution_code":"mx_bank_oauth","is_oauth":true}})";
 
-SandboxRequest CreateMember(std::string body, std::string user = kDemoUserId) {
+SandboxRequest CreateMember(std::string body, const std::string& user = kDemoUserId) {
   return Request("POST", absl::StrCat("/users/", user, "/members"), std::move(body));
 }
 
@@ -519,7 +519,7 @@ TEST_F(SandboxTest, EveryMemberResponsePropertyIsPresentInBothVersions) {
     rapidjson::Document doc = Parse(Send(request));
     std::vector<std::string> keys;
     for (const auto& member : doc["member"].GetObject()) {
-      keys.push_back(member.name.GetString());
+      keys.emplace_back(member.name.GetString());
     }
     EXPECT_EQ(keys, kProperties);
   }
@@ -799,7 +799,7 @@ TEST_F(SandboxTest, CredentialsHonourPagination) {
     rapidjson::Document doc = Parse(Send(request));
     std::vector<std::string> names;
     for (const auto& credential : doc["credentials"].GetArray()) {
-      names.push_back(credential["field_name"].GetString());
+      names.emplace_back(credential["field_name"].GetString());
     }
     EXPECT_EQ(names, row.field_names) << row.query;
     EXPECT_EQ(doc["pagination"]["current_page"].GetInt(), row.current_page) << row.query;
@@ -931,7 +931,7 @@ class ChallengeTest : public SandboxTest,
  protected:
   // A member CHALLENGED by the row's password; returns its guid.
   std::string CreateChallenged() {
-    const std::string guid = CreateAggregating(MxBankBodyWith(GetParam().password));
+    std::string guid = CreateAggregating(MxBankBodyWith(GetParam().password));
     Elapse(kStep);
     return guid;
   }
@@ -1316,7 +1316,7 @@ TEST_F(SandboxTest, StatusHasEveryMemberStatusResponsePropertyInBothVersions) {
     ASSERT_EQ(doc.MemberCount(), 1u);
     std::vector<std::string> keys;
     for (const auto& member : doc["member"].GetObject()) {
-      keys.push_back(member.name.GetString());
+      keys.emplace_back(member.name.GetString());
     }
     EXPECT_EQ(keys, kProperties);
     EXPECT_STREQ(doc["member"]["guid"].GetString(), guid.c_str());

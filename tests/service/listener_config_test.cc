@@ -29,7 +29,7 @@ class LoadServerTlsTest : public ::testing::Test {
 
   // A file in the certificate directory holding `content`.
   static std::string Write(const std::string& name, const std::string& content) {
-    const std::string path = absl::StrCat(certs_->dir(), "/", name);
+    std::string path = absl::StrCat(certs_->dir(), "/", name);
     std::ofstream(path) << content;
     return path;
   }

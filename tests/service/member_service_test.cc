@@ -89,6 +89,8 @@ class FakeMxClient final : public MxClient {
                       absl::Time deadline, const CallMetadata& metadata,
                       CreateMemberCallback done) override {
     absl::optional<absl::StatusOr<v1::CreateMemberResponse>> inline_result;
+    // `done` itself when it is to run now; moved into pending_ otherwise.
+    CreateMemberCallback run_now;
     absl::Notification* release;
     CallId id;
     {
@@ -97,9 +99,13 @@ class FakeMxClient final : public MxClient {
       calls_.push_back({id, request, version, deadline, metadata});
       inline_result = inline_result_;
       release = release_;
-      if (!inline_result.has_value()) pending_.emplace(id, std::move(done));
+      if (inline_result.has_value()) {
+        run_now = std::move(done);
+      } else {
+        pending_.emplace(id, std::move(done));
+      }
     }
-    if (inline_result.has_value()) done(*std::move(inline_result));
+    if (inline_result.has_value()) run_now(*std::move(inline_result));
     if (release != nullptr) {
       EXPECT_TRUE(release->WaitForNotificationWithTimeout(kWait));
     }

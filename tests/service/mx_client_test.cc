@@ -454,7 +454,7 @@ TEST(RestMxClientMetrics, RecordsEachAnswerAndFailureUnderMxsOperationId) {
   get.set_user_identifier("user 1");
   get.set_member_identifier("MBR-1");
   client.GetMember(get, MxApiVersion::kV20250224, absl::InfiniteFuture(), CallMetadata(),
-                   [](absl::StatusOr<mx::platform::v1::GetMemberResponse>) {});
+                   [](const absl::StatusOr<mx::platform::v1::GetMemberResponse>&) {});
   transport.Answer(MakeError(absl::StatusCode::kDeadlineExceeded, "MX was too slow",
                              kReasonUpstreamTimeout));
 

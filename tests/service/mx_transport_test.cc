@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -101,7 +103,9 @@ int ClosedPort() {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    ADD_FAILURE() << "ClosedPort: bind 127.0.0.1:0: " << std::strerror(errno);
+  }
   socklen_t length = sizeof(address);
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   close(fd);
@@ -398,13 +402,13 @@ TEST_P(CurlTransportDroppedConnection, ReportsOutcomeUnknownAndNeverResends) {
   upstream_.Enqueue(CloseWithoutAnswer());  // then for every later request
   if (GetParam().reused_connection) {
     ASSERT_TRUE(Await(*Send(Request("GET", "/warm-up"))).ok());
-    expected_targets.push_back("/warm-up");
+    expected_targets.emplace_back("/warm-up");
   }
 
   ExpectError(Await(*Send(Request("POST", "/users/u1/members", "{}"))),
               absl::StatusCode::kUnknown, kReasonUpstreamOutcomeUnknown);
 
-  expected_targets.push_back("/users/u1/members");
+  expected_targets.emplace_back("/users/u1/members");
   std::vector<std::string> targets;
   for (const testing::RecordedRequest& request : upstream_.requests()) {
     targets.push_back(request.target);
@@ -485,6 +489,7 @@ TEST_F(CurlTransportTest, KeepsAConnectionPerCallInFlightForTheNextCalls) {
       upstream_.Enqueue(Answer(200, "ok", absl::Milliseconds(100)));
     }
     std::vector<std::shared_ptr<Outcome>> outcomes;
+    outcomes.reserve(kInFlight);
     for (int i = 0; i < kInFlight; ++i)
       outcomes.push_back(Send(Request("GET", "/member")));
     for (const auto& outcome : outcomes) ASSERT_TRUE(Await(*outcome).ok());
@@ -579,6 +584,7 @@ TEST_F(CurlTransportTest, RunsManyConcurrentTransfersOnOneThread) {
   upstream_.Enqueue(Answer(200, "ok", absl::Milliseconds(100)));
 
   std::vector<std::shared_ptr<Outcome>> outcomes;
+  outcomes.reserve(kTransfers);
   for (int i = 0; i < kTransfers; ++i) {
     outcomes.push_back(Send(Request("GET", absl::StrCat("/concurrent/", i))));
   }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
@@ -35,8 +36,8 @@ constexpr absl::Duration kSlowAnswer = absl::Milliseconds(500);
 class TlsUpstream {
  public:
   TlsUpstream(const std::string& cert_file, const std::string& key_file,
-              const std::string& host = "127.0.0.1")
-      : server_(cert_file.c_str(), key_file.c_str()), host_(host) {
+              std::string host = "127.0.0.1")
+      : server_(cert_file.c_str(), key_file.c_str()), host_(std::move(host)) {
     server_.set_keep_alive_max_count(1);  // each request on a new connection
     server_.Post("/members",
                  [this](const httplib::Request&, httplib::Response& response) {

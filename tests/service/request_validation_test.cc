@@ -5,6 +5,7 @@
 #include <ostream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -201,11 +202,15 @@ template <typename Request>
 void Unchanged(Request&) {}
 
 auto UserIdentifier(std::string value) {
-  return [value](CreateMemberRequest& r) { r.set_user_identifier(value); };
+  return [value = std::move(value)](CreateMemberRequest& r) {
+    r.set_user_identifier(value);
+  };
 }
 
 auto CallbackPayload(std::string value) {
-  return [value](CreateMemberRequest& r) { r.set_callback_payload(value); };
+  return [value = std::move(value)](CreateMemberRequest& r) {
+    r.set_callback_payload(value);
+  };
 }
 
 void NoDataRequest(CreateMemberRequest& r) { r.clear_data_request(); }
@@ -213,13 +218,13 @@ void NoDataRequest(CreateMemberRequest& r) { r.clear_data_request(); }
 void NoCredentials(CreateMemberRequest& r) { r.mutable_member()->clear_credentials(); }
 
 auto UseCases(std::vector<int> values) {
-  return [values](CreateMemberRequest& r) {
+  return [values = std::move(values)](CreateMemberRequest& r) {
     for (int v : values) r.mutable_member()->add_use_cases(UseCase(v));
   };
 }
 
 auto Products(std::vector<int> values) {
-  return [values](CreateMemberRequest& r) {
+  return [values = std::move(values)](CreateMemberRequest& r) {
     r.mutable_data_request()->clear_products();
     for (int v : values) r.mutable_data_request()->add_products(Product(v));
   };
@@ -637,7 +642,7 @@ TEST(RequestValidation, NamesWatchMemberStatusRequestInMessage) {
 using ListRequest = ListInstitutionCredentialsRequest;
 
 auto InstitutionCode(std::string value) {
-  return [value](ListRequest& r) { r.set_institution_code(value); };
+  return [value = std::move(value)](ListRequest& r) { r.set_institution_code(value); };
 }
 
 auto Page(int value) {
@@ -765,7 +770,7 @@ INSTANTIATE_TEST_SUITE_P(
     CaseName<Acceptance<ResumeMemberRequest>>);
 
 auto AddAnswer(std::string guid, std::string value) {
-  return [guid, value](ResumeMemberRequest& r) {
+  return [guid = std::move(guid), value = std::move(value)](ResumeMemberRequest& r) {
     auto* answer = r.add_challenges();
     answer->set_guid(guid);
     answer->set_value(value);
