@@ -340,7 +340,7 @@ class Bench:
         self.commands.setdefault(f"{path} {label}".strip(), shlex.join(argv))
         watched = [service for service in (gateway, nginx, server) if service is not None]
         cpu_before = {service.name: service.cpu_seconds() for service in watched}
-        switches_before = {service.name: context_switches(service.pid)
+        switches_before = {service: context_switches(service.pid)
                            for service in (gateway, server) if service is not None}
         accepts_before = nginx.accepted_connections() if nginx else 0
         metrics_before = gateway.metrics() if gateway else {}
@@ -365,9 +365,8 @@ class Bench:
         result = json.loads(lines[-1])
         result["client_cpu_s"] = usage.ru_utime + usage.ru_stime
         result["client_context_switches"] = usage.ru_nvcsw + usage.ru_nivcsw
-        for name, before in switches_before.items():
-            service = gateway if gateway is not None and gateway.name == name else server
-            result[f"{name}_context_switches"] = context_switches(service.pid) - before
+        for service, before in switches_before.items():
+            result[f"{service.name}_context_switches"] = context_switches(service.pid) - before
         result["wall_s"] = wall
         our_cpu = result["client_cpu_s"]
         for service in watched:

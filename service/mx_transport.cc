@@ -418,7 +418,6 @@ class CurlTransport::Loop {
                        static_cast<curl_off_t>(request.body.size()));
     } else {
       curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-      curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
     for (const auto& [name, value] : request.headers) {
       transfer->header_list = curl_slist_append(transfer->header_list,
@@ -512,11 +511,7 @@ class CurlTransport::Loop {
         absl::Uniform<int64_t>(random_, 0, absl::ToInt64Nanoseconds(cap) + 1));
     if (now + backoff >= transfer->request.deadline) return false;
     if (!budget_.TryWithdraw(now)) return false;
-    curl_multi_remove_handle(multi_, transfer->easy);
-    ReturnEasy(transfer->easy);
-    transfer->easy = nullptr;
-    curl_slist_free_all(transfer->header_list);
-    transfer->header_list = nullptr;
+    Release(*transfer);
     transfer->response = HttpResponse();
     transfer->too_large = false;
     transfer->header_bytes = 0;
@@ -576,14 +571,20 @@ class CurlTransport::Loop {
 
   // Releases the transfer's curl resources and runs its callback.
   void Complete(std::unique_ptr<Transfer> transfer, absl::StatusOr<HttpResponse> result) {
-    if (transfer->easy != nullptr) {
-      curl_multi_remove_handle(multi_, transfer->easy);
-      ReturnEasy(transfer->easy);
-      transfer->easy = nullptr;
-    }
-    curl_slist_free_all(transfer->header_list);
-    transfer->header_list = nullptr;
+    Release(*transfer);
     transfer->done(std::move(result));
+  }
+
+  // Takes the transfer's handle out of the multi handle back to the pool
+  // and frees its header list; for a retry or the end.
+  void Release(Transfer& transfer) {
+    if (transfer.easy != nullptr) {
+      curl_multi_remove_handle(multi_, transfer.easy);
+      ReturnEasy(transfer.easy);
+      transfer.easy = nullptr;
+    }
+    curl_slist_free_all(transfer.header_list);
+    transfer.header_list = nullptr;
   }
 
   // Easy handles are reused (the connections live in the multi handle, the
