@@ -28,6 +28,11 @@ constexpr size_t kMaxBodyBytes = 1 << 20;
 // Requests served at once; --latency_ms holds a worker for its duration,
 // so deadline tests that fire many slow calls need more than httplib's 8.
 constexpr size_t kWorkerThreads = 32;
+// Connections the kernel queues for the acceptor (listen(2)'s backlog).
+// Debian's httplib is built with 5: a gateway opening 20 connections at
+// once saw the 6th onwards wait for a SYN retry (1 s, then 3 s). MX's edge
+// has no such limit.
+constexpr int kListenBacklog = 1024;
 
 bool IsLoopbackHost(const std::string& host) {
   if (absl::EqualsIgnoreCase(host, "localhost")) return true;
@@ -270,13 +275,21 @@ absl::StatusOr<std::unique_ptr<SandboxServer>> SandboxServer::Bind(
   // after the first on a kept-alive connection waited ~40 ms for the
   // client's delayed ACK. MX answers at once.
   server->set_tcp_nodelay(true);
+  // httplib's backlog is compiled into it; listen(2) again on the bound
+  // socket (found through the options hook, which sees it first) raises it.
+  int listening = -1;
+  server->set_socket_options([&listening](int socket) {
+    httplib::default_socket_options(socket);
+    listening = socket;
+  });
   ListenAddress bound = *listen_address;
   if (bound.port == 0) {
     bound.port = server->bind_to_any_port(bound.host);
   } else if (!server->bind_to_port(bound.host, bound.port)) {
     bound.port = -1;
   }
-  if (bound.port <= 0) {
+  server->set_socket_options(httplib::default_socket_options);  // drops `listening`
+  if (bound.port <= 0 || listen(listening, kListenBacklog) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
   return std::unique_ptr<SandboxServer>(new SandboxServer(

@@ -2,7 +2,15 @@
 // clock, and round trips through the real HTTP server (sandbox_server.h).
 #include "sandbox/mx_sandbox.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -1474,6 +1482,52 @@ TEST(SandboxServer, RefusesNonLoopbackBeforeBinding) {
   options.listen = "0.0.0.0:0";
   EXPECT_EQ(SandboxServer::Bind(options).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Before Serve() no connection is accepted, so the kernel queues what the
+// listen backlog allows and drops the SYNs beyond it (their connect waits
+// for a retry, 1 s later, that meets a full queue again). A burst the size
+// of a gateway's connection pool must all be queued: httplib's default
+// backlog, 5, held 6 of these 64.
+TEST(SandboxServer, QueuesABurstOfConnectionsBeforeAccepting) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.log = nullptr;
+  absl::StatusOr<std::unique_ptr<SandboxServer>> server = SandboxServer::Bind(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>((*server)->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+  constexpr int kBurst = 64;
+  std::vector<pollfd> connecting;
+  for (int i = 0; i < kBurst; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    const int rc =
+        connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << std::strerror(errno);
+    connecting.push_back({fd, POLLOUT, 0});
+  }
+  // Loopback handshakes take microseconds; a dropped SYN is retried after 1 s.
+  int connected = 0;
+  const absl::Time give_up = absl::Now() + absl::Milliseconds(500);
+  while (connected < kBurst && absl::Now() < give_up) {
+    poll(connecting.data(), connecting.size(), 10);
+    connected = 0;
+    for (pollfd& socket : connecting) {
+      int error = 0;
+      socklen_t length = sizeof(error);
+      if ((socket.revents & POLLOUT) != 0 &&
+          getsockopt(socket.fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 &&
+          error == 0) {
+        ++connected;
+      }
+    }
+  }
+  for (const pollfd& socket : connecting) close(socket.fd);
+  EXPECT_EQ(connected, kBurst);
 }
 
 // Reads everything written to `file` so far.
