@@ -46,9 +46,11 @@ struct Transfer {
   size_t max_response_bytes = 0;
   size_t header_bytes = 0;
   bool too_large = false;
-  bool attempted = false;       // OnPrerequest ran once
-  bool resend_refused = false;  // OnPrerequest stopped a second attempt
+  bool attempted = false;       // OnPrerequest ran in this attempt
+  bool resend_refused = false;  // OnPrerequest stopped a send
   int retries = 0;              // our own, after a failed attempt
+  int sends = 0;                // copies handed to the wire, libcurl's included
+  int max_sends = 1;            // RetryOptions::max_attempts
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
@@ -109,20 +111,25 @@ bool IsSafeToResend(absl::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS";
 }
 
-// Runs before each attempt to send the request. When a reused connection
+// Runs before each copy of the request is sent. When a reused connection
 // dies before any answer byte, libcurl sends the request again on a fresh
 // one ("Connection died, retrying a fresh connect"), even a POST. MX may
 // have acted on the first copy (created the member), so a request that is
-// not a read gets one attempt only.
+// not a read gets one copy per attempt only. And every copy counts against
+// RetryOptions::max_attempts, libcurl's as well as ours: a read whose
+// connections keep dying reaches MX at most that many times.
 int OnPrerequest(void* user, char* /*primary_ip*/, char* /*local_ip*/,
                  int /*primary_port*/, int /*local_port*/) {
   auto* transfer = static_cast<Transfer*>(user);
-  if (transfer->attempted && !IsSafeToResend(transfer->request.method) &&
-      !transfer->request.idempotent) {
+  const bool unsafe_resend = transfer->attempted &&
+                             !IsSafeToResend(transfer->request.method) &&
+                             !transfer->request.idempotent;
+  if (unsafe_resend || transfer->sends >= transfer->max_sends) {
     transfer->resend_refused = true;
     return CURL_PREREQFUNC_ABORT;
   }
   transfer->attempted = true;
+  ++transfer->sends;
   return CURL_PREREQFUNC_OK;
 }
 
@@ -201,6 +208,7 @@ class CurlTransport::Loop {
     transfer->request = std::move(request);
     transfer->done = std::move(done);
     transfer->max_response_bytes = options_.max_response_bytes;
+    transfer->max_sends = std::max(options_.retry.max_attempts, 1);
     TransferId id;
     bool wake;
     {
@@ -501,7 +509,10 @@ class CurlTransport::Loop {
   // True when `transfer` was taken for that.
   bool Retry(std::unique_ptr<Transfer>& transfer) {
     const RetryOptions& retry = options_.retry;
-    if (transfer->retries + 1 >= retry.max_attempts) return false;
+    if (transfer->retries + 1 >= retry.max_attempts ||
+        transfer->sends >= transfer->max_sends) {
+      return false;
+    }
     const absl::Time now = absl::Now();
     // Full jitter: uniform in [0, min(max, initial * 2^retries)].
     const absl::Duration cap =

@@ -65,7 +65,10 @@ class HttpTransport {
 // marked idempotent (HttpRequest::idempotent) and its outcome is unknown. Each retry
 // waits a jittered exponential backoff, never past the request's deadline.
 struct RetryOptions {
-  int max_attempts = 3;  // the first send included; 1 disables retries
+  // Copies of the request sent to MX, at most: the first included, and
+  // libcurl's own re-send of a read on a fresh connection counted too.
+  // 1 disables retries.
+  int max_attempts = 3;
   absl::Duration initial_backoff = absl::Milliseconds(25);
   absl::Duration max_backoff = absl::Seconds(1);
   // A budget keeps retries from multiplying load on a failing MX: each

@@ -30,11 +30,20 @@
 namespace mxgate::testing {
 namespace {
 
+using ::mx::platform::v1::ConnectionStatus;
 using ::mx::platform::v1::CreateMemberRequest;
 using ::mx::platform::v1::CreateMemberResponse;
+using ::mx::platform::v1::DeleteMemberRequest;
+using ::mx::platform::v1::DeleteMemberResponse;
 using ::mx::platform::v1::GetMemberRequest;
 using ::mx::platform::v1::GetMemberResponse;
+using ::mx::platform::v1::GetMemberStatusRequest;
+using ::mx::platform::v1::GetMemberStatusResponse;
 using ::mx::platform::v1::MemberService;
+using ::mx::platform::v1::ResumeMemberRequest;
+using ::mx::platform::v1::ResumeMemberResponse;
+using ::mx::platform::v1::WatchMemberStatusRequest;
+using ::mx::platform::v1::WatchMemberStatusResponse;
 
 // The gateway's bound on each MX call in this suite: short, so the timeout
 // faults end quickly.
@@ -97,8 +106,10 @@ std::string NewRequestId() {
 
 class FaultSuite : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    sandbox_ = new Sandbox();
+  static void SetUpTestSuite() { StartProcesses({}); }
+  // The suite's sandbox, with `sandbox_flags`, and its gateway.
+  static void StartProcesses(const std::vector<std::string>& sandbox_flags) {
+    sandbox_ = new Sandbox(sandbox_flags);
     ASSERT_FALSE(sandbox_->url().empty()) << sandbox_->process().Stderr();
     // No circuit breaker: these tests fail MX on purpose, many times in a
     // row; CircuitBreakerOpensUnderAFault turns it on.
@@ -147,12 +158,13 @@ class FaultSuite : public ::testing::Test {
     return status;
   }
 
-  // The figures docs/RELIABILITY.md quotes.
-  void Report(const std::string& fault, const grpc::Status& status, absl::Duration took) {
-    std::printf("FAULT %-40s code=%d reason=%s created=%d injected=%d took=%.0fms\n",
+  // The figures docs/RELIABILITY.md quotes; `extra` goes at the end.
+  void Report(const std::string& fault, const grpc::Status& status, absl::Duration took,
+              const std::string& extra = "") {
+    std::printf("FAULT %-40s code=%d reason=%s created=%d injected=%d took=%.0fms%s\n",
                 fault.c_str(), static_cast<int>(status.error_code()),
                 ReasonOf(status).c_str(), Created(), Injected(),
-                absl::ToDoubleMilliseconds(took));
+                absl::ToDoubleMilliseconds(took), extra.c_str());
     std::fflush(stdout);
   }
 
@@ -276,7 +288,7 @@ TEST_F(FaultSuite, ResetAfterRequestWithAMemberIdIsUnavailable) {
 class ReadFault : public FaultSuite {
  protected:
   // GetMember of guid_ through the gateway, timed.
-  grpc::Status Resume(GetMemberResponse* response, absl::Duration* took) {
+  grpc::Status Get(GetMemberResponse* response, absl::Duration* took) {
     GetMemberRequest request;
     request.set_user_identifier(sandbox::kDemoUserId);
     request.set_member_identifier(guid_);
@@ -296,7 +308,7 @@ TEST_F(ReadFault, OneResetOfAReadOnAReusedConnectionIsResent) {
   guid_ = created.member().guid();
   SetFaults(R"([{"fault":"reset_before_request","method":"GET","count":1}])");
   GetMemberResponse response;
-  const grpc::Status status = Resume(&response, &took);
+  const grpc::Status status = Get(&response, &took);
   Report("reset_before_request x1, GetMember", status, took);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.member().guid(), guid_);
@@ -304,11 +316,8 @@ TEST_F(ReadFault, OneResetOfAReadOnAReusedConnectionIsResent) {
   EXPECT_LT(took, kCallBound);
 }
 
-// FINDING (docs/RELIABILITY.md): a read whose connection breaks after the
-// request left is answered UNKNOWN / UPSTREAM_OUTCOME_UNKNOWN ("MX may have
-// acted on it") and mxgate does not retry it, although a GET is safe to
-// re-send: only libcurl's own fresh-connect re-send (on a reused
-// connection) saves the first reset. Enable once service/ retries reads.
+// A read is re-sent whenever its connection broke: libcurl's re-send on a
+// fresh connection saves the first reset, the gateway's retry the second.
 TEST_F(ReadFault, TwoResetsOfAReadAreRetriedByTheGateway) {
   CreateMemberResponse created;
   absl::Duration took;
@@ -316,7 +325,7 @@ TEST_F(ReadFault, TwoResetsOfAReadAreRetriedByTheGateway) {
   guid_ = created.member().guid();
   SetFaults(R"([{"fault":"reset_before_request","method":"GET","count":2}])");
   GetMemberResponse response;
-  const grpc::Status status = Resume(&response, &took);
+  const grpc::Status status = Get(&response, &took);
   Report("reset_before_request x2, GetMember", status, took);
   ASSERT_TRUE(status.ok()) << ReasonOf(status) << " " << status.error_message();
   EXPECT_EQ(response.member().guid(), guid_);
@@ -625,6 +634,468 @@ TEST_F(FaultSuite, CircuitBreakerOpensUnderAFaultAndFailsFast) {
   EXPECT_EQ(Injected(), 3);  // the fourth call never reached MX
   EXPECT_LT(took, absl::Milliseconds(500));
   EXPECT_EQ(Created(), 0);
+}
+
+// ---- ResumeMember, DeleteMember and WatchMemberStatus's polls ----------------
+//
+// What mxgate sends twice on its own (service/mx_transport.cc,
+// IsSafeToResend): reads only. A watch's poll (GET .../status) whose
+// connection breaks is re-sent. PUT .../resume is not, although HTTP calls
+// PUT idempotent: a second copy of an MFA answer meets a member no longer
+// CHALLENGED (405). Nor is DELETE: a second copy after the first took
+// effect is 404. A lost answer to either is UNKNOWN, as for a create
+// without an id (README, Errors: "connection lost after the request was
+// sent").
+
+// A watch's second poll comes this long after its first message: the
+// gateway's --watch_initial_poll_ms (default).
+constexpr absl::Duration kSecondPoll = absl::Milliseconds(500);
+// Far beyond any watch here: one that runs into it hangs.
+constexpr absl::Duration kWatchDeadline = absl::Seconds(20);
+
+struct Watched {
+  std::vector<WatchMemberStatusResponse> messages;
+  grpc::Status status;
+  absl::Duration took;
+};
+
+class MemberCallFault : public FaultSuite {
+ protected:
+  // Aggregation steps of 20 ms: a challenge is there at once, and an
+  // authorized OAuth member connects long before a watch's next poll.
+  static void SetUpTestSuite() { StartProcesses({"--step_ms=20"}); }
+
+  // Handled(), StatusPolls() and Deleted() count from here.
+  void StartCounting() {
+    handled_before_ = sandbox_->Stat("requests");
+    polls_before_ = sandbox_->Stat("status_requests");
+    deleted_before_ = sandbox_->Stat("members_deleted");
+  }
+  // Requests MX (the Sandbox) handled: all that reached the sandbox but
+  // those an http_error or reset_before_request fault refused first (those
+  // are in Injected() only).
+  int Handled() const { return sandbox_->Stat("requests") - handled_before_; }
+  // The handled ones that were status polls.
+  int StatusPolls() const { return sandbox_->Stat("status_requests") - polls_before_; }
+  int Deleted() const { return sandbox_->Stat("members_deleted") - deleted_before_; }
+  // The end of the FAULT line.
+  std::string Counts() const {
+    return absl::StrCat(" handled=", Handled(), " polls=", StatusPolls(),
+                        " deleted=", Deleted());
+  }
+
+  static std::string MemberPath(const std::string& guid) {
+    return absl::StrCat("/users/", sandbox::kDemoUserId, "/members/", guid);
+  }
+  // One fault rule: `fields` (the fault and its settings) on `method`
+  // requests whose path starts with `path`.
+  static std::string Rule(const std::string& method, const std::string& path,
+                          const std::string& fields) {
+    return absl::StrCat(R"({"method":")", method, R"(","path_prefix":")", path, R"(",)",
+                        fields, "}");
+  }
+  // The rules for a watch of `guid` whose second poll gets `fields`: the
+  // first poll passes (a 1 ms latency, the least a rule can do), so the
+  // fault hits a stream that has already sent a message.
+  static std::string SecondPollFault(const std::string& guid, const std::string& fields) {
+    const std::string polls = absl::StrCat(MemberPath(guid), "/status");
+    return absl::StrCat(
+        "[", Rule("GET", polls, R"("fault":"latency","latency_ms":1,"count":1)"), ",",
+        Rule("GET", polls, fields), "]");
+  }
+
+  // An mxbank member of demo-user with `password`; its guid.
+  static std::string NewMxBankMember(const std::string& password) {
+    CreateMemberResponse response;
+    const grpc::Status status =
+        gateway_->CreateMember(MxBankRequest(sandbox::kDemoUserId, password), &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.member().guid();
+  }
+
+  // An OAuth member: PENDING until its oauth_window_uri is fetched, so a
+  // watch of it polls on until then.
+  static CreateMemberResponse NewPendingOAuthMember() {
+    CreateMemberRequest request;
+    request.set_user_identifier(sandbox::kDemoUserId);
+    request.mutable_member()->set_institution_code(sandbox::kMxBankOauthCode);
+    request.mutable_member()->set_is_oauth(true);
+    CreateMemberResponse response;
+    const grpc::Status status = gateway_->CreateMember(request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  // Member `guid`'s status as MX has it; UNSPECIFIED when the read failed.
+  static ConnectionStatus StatusOf(const std::string& guid,
+                                   GetMemberStatusResponse* response) {
+    GetMemberStatusRequest request;
+    request.set_user_identifier(sandbox::kDemoUserId);
+    request.set_member_identifier(guid);
+    if (!gateway_->Call(&MemberService::Stub::GetMemberStatus, request, response).ok()) {
+      return ::mx::platform::v1::CONNECTION_STATUS_UNSPECIFIED;
+    }
+    return response->status().connection_status();
+  }
+  static ConnectionStatus StatusOf(const std::string& guid) {
+    GetMemberStatusResponse response;
+    return StatusOf(guid, &response);
+  }
+
+  // The guid of the challenge of member `guid` (password `challenge`),
+  // once MX asks it; "" when it never does.
+  static std::string ChallengeOf(const std::string& guid) {
+    const absl::Time give_up = absl::Now() + kCallBound;
+    GetMemberStatusResponse response;
+    while (absl::Now() < give_up) {
+      if (StatusOf(guid, &response) == ::mx::platform::v1::CONNECTION_STATUS_CHALLENGED &&
+          response.status().challenges_size() == 1) {
+        return response.status().challenges(0).guid();
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ADD_FAILURE() << "member " << guid << " was never CHALLENGED";
+    return "";
+  }
+
+  // Answers `challenge` of member `guid` with `correct`, timed.
+  static grpc::Status Resume(const std::string& guid, const std::string& challenge,
+                             ResumeMemberResponse* response, absl::Duration* took) {
+    ResumeMemberRequest request;
+    request.set_user_identifier(sandbox::kDemoUserId);
+    request.set_member_identifier(guid);
+    ::mx::platform::v1::ChallengeAnswer* answer = request.add_challenges();
+    answer->set_guid(challenge);
+    answer->set_value("correct");
+    const absl::Time start = absl::Now();
+    grpc::Status status =
+        gateway_->Call(&MemberService::Stub::ResumeMember, request, response);
+    *took = absl::Now() - start;
+    return status;
+  }
+
+  static grpc::Status Delete(const std::string& guid, absl::Duration* took) {
+    DeleteMemberRequest request;
+    request.set_user_identifier(sandbox::kDemoUserId);
+    request.set_member_identifier(guid);
+    DeleteMemberResponse response;
+    const absl::Time start = absl::Now();
+    grpc::Status status =
+        gateway_->Call(&MemberService::Stub::DeleteMember, request, &response);
+    *took = absl::Now() - start;
+    return status;
+  }
+
+  static WatchMemberStatusRequest WatchOf(const std::string& guid) {
+    WatchMemberStatusRequest request;
+    request.set_user_identifier(sandbox::kDemoUserId);
+    request.set_member_identifier(guid);
+    return request;
+  }
+
+  // A whole watch of member `guid`, timed, with kWatchDeadline.
+  static Watched Watch(const std::string& guid) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWatchDeadline));
+    Watched watched;
+    const absl::Time start = absl::Now();
+    auto reader = gateway_->stub().WatchMemberStatus(&context, WatchOf(guid));
+    WatchMemberStatusResponse message;
+    while (reader->Read(&message)) watched.messages.push_back(message);
+    watched.status = reader->Finish();
+    watched.took = absl::Now() - start;
+    return watched;
+  }
+
+  // The watch sent one message, PENDING and not final, then ended with
+  // `code` and `reason` instead of a final status.
+  static void ExpectEndedAfterOnePendingWith(const Watched& watched,
+                                             grpc::StatusCode code,
+                                             const std::string& reason) {
+    ASSERT_EQ(watched.messages.size(), 1u);
+    EXPECT_EQ(watched.messages[0].status().connection_status(),
+              ::mx::platform::v1::CONNECTION_STATUS_PENDING);
+    EXPECT_FALSE(watched.messages[0].final());
+    EXPECT_EQ(watched.status.error_code(), code) << watched.status.error_message();
+    EXPECT_EQ(ReasonOf(watched.status), reason);
+  }
+
+  int handled_before_ = 0;
+  int polls_before_ = 0;
+  int deleted_before_ = 0;
+};
+
+TEST_F(MemberCallFault, ResumeResetAfterRequestIsUnknownAndNotResent) {
+  const std::string guid = NewMxBankMember("challenge");
+  const std::string challenge = ChallengeOf(guid);
+  ASSERT_FALSE(challenge.empty());
+  SetFaults(absl::StrCat(
+      "[", Rule("PUT", MemberPath(guid), R"("fault":"reset_after_request","count":1)"),
+      "]"));
+  StartCounting();
+  ResumeMemberResponse response;
+  absl::Duration took;
+  const grpc::Status status = Resume(guid, challenge, &response, &took);
+  Report("reset_after_request, ResumeMember", status, took, Counts());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN) << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "UPSTREAM_OUTCOME_UNKNOWN");
+  EXPECT_EQ(Handled(), 1);  // one copy: neither libcurl nor mxgate re-sent it
+  EXPECT_EQ(Injected(), 1);
+  EXPECT_LT(took, kCallBound);
+  // MX took the answer, so a copy sent again is refused: what a blind
+  // re-send would have turned the caller's success into.
+  EXPECT_NE(StatusOf(guid), ::mx::platform::v1::CONNECTION_STATUS_CHALLENGED);
+  const grpc::Status again = Resume(guid, challenge, &response, &took);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(again), "UPSTREAM_CONSTRAINT_NOT_MET");
+}
+
+TEST_F(MemberCallFault, ResumeAnswered503IsUnavailableAndACallerRetryResumes) {
+  const std::string guid = NewMxBankMember("challenge");
+  const std::string challenge = ChallengeOf(guid);
+  ASSERT_FALSE(challenge.empty());
+  SetFaults(absl::StrCat("[",
+                         Rule("PUT", MemberPath(guid),
+                              R"("fault":"http_error","status":503,"retry_after_s":2,)"
+                              R"("count":1)"),
+                         "]"));
+  StartCounting();
+  ResumeMemberResponse response;
+  absl::Duration took;
+  const grpc::Status status = Resume(guid, challenge, &response, &took);
+  Report("http_error 503, ResumeMember", status, took, Counts());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "UPSTREAM_UNAVAILABLE");
+  const absl::optional<google::rpc::RetryInfo> retry =
+      FindDetail<google::rpc::RetryInfo>(status);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->retry_delay().seconds(), 2);
+  EXPECT_EQ(Injected(), 1);  // one request, not re-sent
+  EXPECT_EQ(Handled(), 0);   // and MX never saw it
+  EXPECT_LT(took, kCallBound);
+  EXPECT_EQ(StatusOf(guid), ::mx::platform::v1::CONNECTION_STATUS_CHALLENGED);
+  const grpc::Status again = Resume(guid, challenge, &response, &took);
+  ASSERT_TRUE(again.ok()) << again.error_message();
+  EXPECT_EQ(response.http_status(), 202);
+  EXPECT_EQ(response.member().connection_status(),
+            ::mx::platform::v1::CONNECTION_STATUS_RESUMED);
+}
+
+TEST_F(MemberCallFault, ResumeBeyondTheTimeoutIsDeadlineExceededAndNotResent) {
+  const std::string guid = NewMxBankMember("challenge");
+  const std::string challenge = ChallengeOf(guid);
+  ASSERT_FALSE(challenge.empty());
+  SetFaults(absl::StrCat(
+      "[",
+      Rule("PUT", MemberPath(guid), R"("fault":"latency","latency_ms":2500,"count":1)"),
+      "]"));
+  StartCounting();
+  ResumeMemberResponse response;
+  absl::Duration took;
+  const grpc::Status status = Resume(guid, challenge, &response, &took);
+  Report("latency 2500 ms > --mx_timeout_ms, ResumeMember", status, took, Counts());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "UPSTREAM_TIMEOUT");
+  EXPECT_GE(took, kTimedOut);
+  EXPECT_LT(took, kCallBound);
+  EXPECT_EQ(Handled(), 1);
+  EXPECT_EQ(Injected(), 1);
+  // MX acted; only its answer was late.
+  EXPECT_NE(StatusOf(guid), ::mx::platform::v1::CONNECTION_STATUS_CHALLENGED);
+  const grpc::Status again = Resume(guid, challenge, &response, &took);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(again), "UPSTREAM_CONSTRAINT_NOT_MET");
+}
+
+TEST_F(MemberCallFault, DeleteResetAfterRequestIsUnknownAndNotResent) {
+  const std::string guid = NewMxBankMember(kPassword);
+  SetFaults(absl::StrCat(
+      "[", Rule("DELETE", MemberPath(guid), R"("fault":"reset_after_request","count":1)"),
+      "]"));
+  StartCounting();
+  absl::Duration took;
+  const grpc::Status status = Delete(guid, &took);
+  Report("reset_after_request, DeleteMember", status, took, Counts());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN) << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "UPSTREAM_OUTCOME_UNKNOWN");
+  EXPECT_EQ(Handled(), 1);  // not re-sent: a second copy would meet 404
+  EXPECT_EQ(Deleted(), 1);
+  EXPECT_EQ(Injected(), 1);
+  EXPECT_LT(took, kCallBound);
+  // The caller's own retry: MX no longer knows the member the lost call
+  // deleted.
+  const grpc::Status again = Delete(guid, &took);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(ReasonOf(again), "UPSTREAM_NOT_FOUND");
+  EXPECT_EQ(Deleted(), 1);
+}
+
+TEST_F(MemberCallFault, DeleteResetBeforeRequestIsUnknownAndACallerRetryDeletes) {
+  const std::string guid = NewMxBankMember(kPassword);
+  SetFaults(absl::StrCat(
+      "[",
+      Rule("DELETE", MemberPath(guid), R"("fault":"reset_before_request","count":1)"),
+      "]"));
+  StartCounting();
+  absl::Duration took;
+  const grpc::Status status = Delete(guid, &took);
+  Report("reset_before_request, DeleteMember", status, took, Counts());
+  // The request had left: mxgate cannot tell this from the case above.
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNKNOWN) << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "UPSTREAM_OUTCOME_UNKNOWN");
+  EXPECT_EQ(Handled(), 0);
+  EXPECT_EQ(Deleted(), 0);
+  EXPECT_EQ(Injected(), 1);  // one copy: libcurl's fresh-connect re-send was refused
+  EXPECT_LT(took, kCallBound);
+  const grpc::Status again = Delete(guid, &took);
+  ASSERT_TRUE(again.ok()) << again.error_message();
+  EXPECT_EQ(Deleted(), 1);
+}
+
+TEST_F(MemberCallFault, DeleteAnswered500IsInternalAndNotResent) {
+  const std::string guid = NewMxBankMember(kPassword);
+  SetFaults(absl::StrCat(
+      "[", Rule("DELETE", MemberPath(guid), R"("fault":"http_error","status":500)"),
+      "]"));
+  StartCounting();
+  absl::Duration took;
+  const grpc::Status status = Delete(guid, &took);
+  Report("http_error 500, DeleteMember", status, took, Counts());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << status.error_message();
+  EXPECT_EQ(ReasonOf(status), "UPSTREAM_INTERNAL_ERROR");
+  const absl::optional<google::rpc::ErrorInfo> info =
+      FindDetail<google::rpc::ErrorInfo>(status);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->metadata().at("http_status"), "500");
+  EXPECT_EQ(Injected(), 1);  // the rule has no count: a re-send would show here
+  EXPECT_EQ(Handled(), 0);
+  EXPECT_EQ(Deleted(), 0);
+  EXPECT_LT(took, kCallBound);
+}
+
+TEST_F(MemberCallFault, WatchPollAnswered503EndsTheStreamWithUnavailable) {
+  const std::string guid = NewPendingOAuthMember().member().guid();
+  SetFaults(SecondPollFault(
+      guid, R"("fault":"http_error","status":503,"retry_after_s":2,"count":1)"));
+  StartCounting();
+  const Watched watched = Watch(guid);
+  Report("http_error 503 on a watch's 2nd poll", watched.status, watched.took, Counts());
+  ExpectEndedAfterOnePendingWith(watched, grpc::StatusCode::UNAVAILABLE,
+                                 "UPSTREAM_UNAVAILABLE");
+  const absl::optional<google::rpc::RetryInfo> retry =
+      FindDetail<google::rpc::RetryInfo>(watched.status);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->retry_delay().seconds(), 2);
+  EXPECT_EQ(StatusPolls(), 1);  // the first; the 503 was answered before MX
+  EXPECT_EQ(Injected(), 2);     // the first (passed) and the 503: not re-sent
+  // Ended at the second poll, not at the caller's deadline.
+  EXPECT_GE(watched.took, kSecondPoll);
+  EXPECT_LT(watched.took, kSecondPoll + kCallBound);
+}
+
+TEST_F(MemberCallFault, WatchPollMalformedBodyEndsTheStreamWithInternal) {
+  const std::string guid = NewPendingOAuthMember().member().guid();
+  SetFaults(SecondPollFault(guid, R"("fault":"malformed_body","count":1)"));
+  StartCounting();
+  const Watched watched = Watch(guid);
+  Report("malformed_body (200) on a watch's 2nd poll", watched.status, watched.took,
+         Counts());
+  ExpectEndedAfterOnePendingWith(watched, grpc::StatusCode::INTERNAL,
+                                 "UPSTREAM_RESPONSE_MALFORMED");
+  const absl::optional<google::rpc::ErrorInfo> info =
+      FindDetail<google::rpc::ErrorInfo>(watched.status);
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->metadata().at("http_status"), "200");
+  EXPECT_EQ(StatusPolls(), 2);  // not re-sent
+  EXPECT_EQ(Injected(), 2);
+  EXPECT_GE(watched.took, kSecondPoll);
+  EXPECT_LT(watched.took, kSecondPoll + kCallBound);
+}
+
+TEST_F(MemberCallFault, WatchPollBeyondTheTimeoutEndsTheStreamWithDeadlineExceeded) {
+  const std::string guid = NewPendingOAuthMember().member().guid();
+  SetFaults(SecondPollFault(guid, R"("fault":"latency","latency_ms":2500,"count":1)"));
+  StartCounting();
+  const Watched watched = Watch(guid);
+  Report("latency 2500 ms on a watch's 2nd poll", watched.status, watched.took, Counts());
+  // --mx_timeout_ms bounds each poll: the stream ends long before the
+  // caller's own deadline (kWatchDeadline), with the poll's error.
+  ExpectEndedAfterOnePendingWith(watched, grpc::StatusCode::DEADLINE_EXCEEDED,
+                                 "UPSTREAM_TIMEOUT");
+  EXPECT_EQ(StatusPolls(), 2);  // not re-sent
+  EXPECT_EQ(Injected(), 2);
+  EXPECT_GE(watched.took, kSecondPoll + kTimedOut);
+  EXPECT_LT(watched.took, kSecondPoll + kCallBound);
+}
+
+TEST_F(MemberCallFault, WatchPollResetOnEveryAttemptEndsTheStreamWithUnavailable) {
+  const std::string guid = NewPendingOAuthMember().member().guid();
+  SetFaults(SecondPollFault(guid, R"("fault":"reset_after_request")"));
+  StartCounting();
+  const Watched watched = Watch(guid);
+  Report("reset_after_request on a watch's 2nd poll, always", watched.status,
+         watched.took, Counts());
+  ExpectEndedAfterOnePendingWith(watched, grpc::StatusCode::UNAVAILABLE,
+                                 "UPSTREAM_UNREACHABLE");
+  // The first poll, then the second's copies, each reset: 3 in all
+  // (RetryOptions::max_attempts), libcurl's own re-send on a fresh
+  // connection counted among them.
+  EXPECT_EQ(StatusPolls(), 1 + 3);
+  EXPECT_EQ(Injected(), StatusPolls());
+  EXPECT_GE(watched.took, kSecondPoll);
+  EXPECT_LT(watched.took, kSecondPoll + kCallBound);
+}
+
+TEST_F(MemberCallFault, WatchPollResetOnceIsResentAndTheStreamEndsConnected) {
+  const CreateMemberResponse created = NewPendingOAuthMember();
+  const std::string guid = created.member().guid();
+  SetFaults(SecondPollFault(guid, R"("fault":"reset_after_request","count":1)"));
+  StartCounting();
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWatchDeadline));
+  Watched watched;
+  const absl::Time start = absl::Now();
+  auto reader = gateway_->stub().WatchMemberStatus(&context, WatchOf(guid));
+  WatchMemberStatusResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  watched.messages.push_back(message);
+  // The second poll is reset, and the gateway sends it again at once: the
+  // watch's own next poll would come a second later (the interval doubles
+  // after an unchanged status).
+  const absl::Time give_up = absl::Now() + kSecondPoll + kCallBound;
+  while (Injected() < 2 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(5));
+  ASSERT_EQ(Injected(), 2);
+  const absl::Time reset = absl::Now();
+  while (StatusPolls() < 3 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const absl::Duration resent = absl::Now() - reset;
+  EXPECT_EQ(StatusPolls(), 3);  // the first, the reset one and its re-send
+  EXPECT_LT(resent, absl::Milliseconds(800));
+  // Now the member connects (one 20 ms step after the authorization), and
+  // the watch's next poll sees it.
+  EXPECT_THAT(HttpGet(created.member().oauth_window_uri()),
+              ::testing::HasSubstr("Authorized"));
+  while (reader->Read(&message)) watched.messages.push_back(message);
+  watched.status = reader->Finish();
+  watched.took = absl::Now() - start;
+  Report("reset_after_request x1 on a watch's 2nd poll", watched.status, watched.took,
+         Counts());
+  ASSERT_TRUE(watched.status.ok()) << watched.status.error_message();
+  ASSERT_EQ(watched.messages.size(), 2u);
+  EXPECT_EQ(watched.messages[0].status().connection_status(),
+            ::mx::platform::v1::CONNECTION_STATUS_PENDING);
+  EXPECT_FALSE(watched.messages[0].final());
+  EXPECT_EQ(watched.messages[1].status().connection_status(),
+            ::mx::platform::v1::CONNECTION_STATUS_CONNECTED);
+  EXPECT_TRUE(watched.messages[1].final());
+  EXPECT_EQ(watched.messages[1].end_reason(),
+            ::mx::platform::v1::WATCH_END_REASON_CONNECTED);
+  EXPECT_EQ(StatusPolls(), 4);  // and the one that saw CONNECTED
+  EXPECT_EQ(Injected(), 2);
+  // The third poll comes 0.5 s + 1 s after the first message.
+  EXPECT_LT(watched.took, 3 * kSecondPoll + kCallBound);
 }
 
 }  // namespace

@@ -441,6 +441,25 @@ TEST_F(CurlTransportTest, SendsAnIdempotentRequestAgainAfterAnUnknownOutcome) {
   EXPECT_EQ(transport_->retries(), 1);
 }
 
+// libcurl re-sends a read whose reused connection died on a fresh one; that
+// copy counts against max_attempts like the transport's own retries.
+TEST_F(CurlTransportTest, SendsAReadWhoseConnectionsKeepDyingMaxAttemptsTimes) {
+  upstream_.Enqueue(Answer(200));
+  upstream_.Enqueue(CloseWithoutAnswer());  // then for every later request
+  ASSERT_TRUE(Await(*Send(Request("GET", "/warm-up"))).ok());
+
+  ExpectError(Await(*Send(Request("GET", "/users/u1/members/m1/status"))),
+              absl::StatusCode::kUnavailable, kReasonUpstreamUnreachable);
+
+  std::vector<std::string> targets;
+  for (const testing::RecordedRequest& request : upstream_.requests()) {
+    targets.push_back(request.target);
+  }
+  const std::string status = "/users/u1/members/m1/status";
+  EXPECT_EQ(targets, std::vector<std::string>({"/warm-up", status, status, status}));
+  EXPECT_EQ(RetryOptions().max_attempts, 3);
+}
+
 TEST_F(CurlTransportTest, RetriesAnUnreachableUpstreamUpToMaxAttempts) {
   HttpRequest request = Request("POST", "/members", "{}");
   request.url = absl::StrCat("http://127.0.0.1:", ClosedPort(), "/members");
