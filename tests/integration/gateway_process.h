@@ -104,6 +104,7 @@ class Gateway {
   }
 
   const std::string& address() const { return address_; }
+  const ChildProcess& process() const { return *process_; }
   // HOST:PORT of /metrics when started with --metrics_listen, else "".
   const std::string& metrics_address() const { return metrics_address_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }

@@ -119,6 +119,18 @@ class ChildProcess {
     return -1;
   }
 
+  pid_t pid() const { return pid_; }
+
+  // The process's resident set (VmRSS) in KiB, from /proc; -1 if gone.
+  long ResidentKib() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (absl::StartsWith(line, "VmRSS:")) return std::atol(line.c_str() + 6);
+    }
+    return -1;
+  }
+
   // Sends `signal_number` (e.g. SIGTERM) and returns at once.
   void Signal(int signal_number) { kill(pid_, signal_number); }
 
