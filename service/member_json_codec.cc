@@ -1,5 +1,7 @@
 #include "service/member_json_codec.h"
 
+#include <string.h>  // explicit_bzero
+
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
@@ -558,11 +560,23 @@ absl::StatusOr<Decoded> DecodeMemberEnvelope(absl::string_view body,
   return decode(*member);
 }
 
+// Request bodies hold end users' credentials (and MFA answers). Their
+// buffer starts at kBodyCapacity, so that a usual body is written without a
+// reallocation (which would leave a copy in a freed block), and is zeroed
+// once the body is copied out.
+constexpr size_t kBodyCapacity = 4096;
+
+std::string TakeBody(rapidjson::StringBuffer& buffer) {
+  std::string body(buffer.GetString(), buffer.GetSize());
+  explicit_bzero(const_cast<char*>(buffer.GetString()), buffer.GetSize());
+  return body;
+}
+
 }  // namespace
 
 std::string EncodeCreateMemberBody(const CreateMemberRequest& request,
                                    MxApiVersion version) {
-  rapidjson::StringBuffer buffer;
+  rapidjson::StringBuffer buffer(nullptr, kBodyCapacity);
   JsonWriter writer(buffer);
   writer.StartObject();
   // `member` is always written: MX's body is meaningless without it.
@@ -582,7 +596,7 @@ std::string EncodeCreateMemberBody(const CreateMemberRequest& request,
   WriteNonEmptyString(writer, kUiMessageWebviewUrlScheme,
                       request.ui_message_webview_url_scheme());
   writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return TakeBody(buffer);
 }
 
 absl::StatusOr<Member> DecodeMemberResponseBody(absl::string_view body) {
@@ -610,7 +624,7 @@ absl::StatusOr<MemberStatus> DecodeMemberStatusResponseBody(absl::string_view bo
 }
 
 std::string EncodeResumeMemberBody(const ResumeMemberRequest& request) {
-  rapidjson::StringBuffer buffer;
+  rapidjson::StringBuffer buffer(nullptr, kBodyCapacity);
   JsonWriter writer(buffer);
   writer.StartObject();
   WriteKey(writer, kMember);
@@ -620,7 +634,7 @@ std::string EncodeResumeMemberBody(const ResumeMemberRequest& request) {
   WriteGuidValueArray(writer, kChallenges, request.challenges());
   writer.EndObject();
   writer.EndObject();
-  return std::string(buffer.GetString(), buffer.GetSize());
+  return TakeBody(buffer);
 }
 
 absl::optional<std::string> ExtractMxErrorMessage(absl::string_view body) {

@@ -1,6 +1,7 @@
 #include "service/mx_transport.h"
 
 #include <curl/curl.h>
+#include <string.h>  // explicit_bzero
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <iterator>
 #include <map>
 #include <thread>
@@ -35,8 +37,21 @@ absl::once_flag curl_init_once;
 // MX's answers carry a few hundred bytes of headers.
 constexpr size_t kMaxHeaderBytes = 64 << 10;
 
+// Zeroes `text` in a way the compiler cannot drop as a dead store.
+void Wipe(std::string& text) {
+  if (!text.empty()) explicit_bzero(text.data(), text.size());
+}
+
 // One transfer from Send() to its callback. Owned by the loop.
 struct Transfer {
+  // The body holds end users' credentials and a header the API key: zeroed
+  // before their memory goes back to the allocator, not left in freed
+  // blocks.
+  ~Transfer() {
+    Wipe(request.body);
+    for (auto& [name, value] : request.headers) Wipe(value);
+  }
+
   HttpTransport::TransferId id = 0;
   HttpRequest request;
   HttpTransport::Callback done;
@@ -593,6 +608,9 @@ class CurlTransport::Loop {
       curl_multi_remove_handle(multi_, transfer.easy);
       ReturnEasy(transfer.easy);
       transfer.easy = nullptr;
+    }
+    for (curl_slist* line = transfer.header_list; line != nullptr; line = line->next) {
+      explicit_bzero(line->data, std::strlen(line->data));  // "Authorization: Basic ..."
     }
     curl_slist_free_all(transfer.header_list);
     transfer.header_list = nullptr;
