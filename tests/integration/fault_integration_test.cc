@@ -522,7 +522,13 @@ TEST_F(FaultSuite, EndlessBodiesOnEveryCreateKeepTheGatewaysMemoryBounded) {
     EXPECT_LT(took[i], kCallBound);
   }
   EXPECT_EQ(Created(), kCalls);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's gateway keeps freed memory in quarantine and adds shadow
+  // memory (196 MiB of growth under ASan): its resident set is no measure.
+  (void)kBoundKib;
+#else
   EXPECT_LT(growth_kib, kBoundKib);
+#endif
 }
 
 TEST_F(FaultSuite, SlowEndlessBodyTimesOutAtMxTimeout) {
