@@ -100,6 +100,14 @@ ABSL_FLAG(int, max_connection_age_grace_ms,
           mxgate::ListenerLimits{}.max_connection_age_grace_ms,
           "calls still open this long after a max-age GOAWAY are cut");
 
+// CreateMember's request_id replay cache (service/request_replay.h).
+ABSL_FLAG(int, request_replay_entries, mxgate::RequestReplay::Options{}.max_entries,
+          "CreateMember answers kept per replica to replay to a retry with the same "
+          "request_id and request; the oldest goes beyond this; 0 turns replay off");
+ABSL_FLAG(int, request_replay_ttl_s,
+          absl::ToInt64Seconds(mxgate::RequestReplay::Options{}.ttl),
+          "how long, in seconds, a kept answer is replayed");
+
 // Access log: one JSON line per finished RPC on stderr.
 ABSL_FLAG(std::string, log_level, "info",
           "access log: info (every RPC), warning (errors only), error (server-side "
@@ -238,6 +246,11 @@ int main(int argc, char** argv) {
                         absl::GetFlag(FLAGS_log_level), "\")"));
   }
   options.log_level = *log_level;
+  absl::StatusOr<mxgate::RequestReplay::Options> replay =
+      mxgate::CheckRequestReplayFlags(absl::GetFlag(FLAGS_request_replay_entries),
+                                      absl::GetFlag(FLAGS_request_replay_ttl_s));
+  if (!replay.ok()) Refuse(std::string(replay.status().message()));
+  options.request_replay = *replay;
   options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
 
   absl::StatusOr<std::unique_ptr<mxgate::MxgateServer>> server =

@@ -1,5 +1,7 @@
 #include "service/member_service.h"
 
+#include <string.h>  // explicit_bzero
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -11,6 +13,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/optional.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -51,6 +55,52 @@ absl::Status OverloadedError(grpc::CallbackServerContext& context, absl::string_
   context.AddTrailingMetadata("grpc-retry-pushback-ms",
                               absl::StrCat(absl::ToInt64Milliseconds(delay)));
   return status;
+}
+
+// How long a CreateMember refused as REQUEST_IN_PROGRESS is asked to wait:
+// /*1 s*/ is several times what a create is expected to take at MX (bench/
+// models 200 ms +- 25%), so the retry most likely finds the first call's
+// answer stored, and a caller still waits little.
+constexpr absl::Duration kRequestInProgressRetryDelay = absl::Seconds(1);
+
+// A request_id already used by this user for a different request (AIP-155
+// forbids it): refused like an invalid field, before MX is called.
+absl::Status RequestIdReusedError() {
+  constexpr char kWhy[] = "request_id was already used for a different request";
+  absl::Status status =
+      MakeError(absl::StatusCode::kInvalidArgument,
+                absl::StrCat("invalid CreateMemberRequest: request_id: ", kWhy),
+                kReasonInvalidRequest);
+  AttachBadRequest(status, {{"request_id", kWhy}});
+  return status;
+}
+
+// The first call with this request_id has not ended. ABORTED (a concurrency
+// conflict, AIP-193) rather than waiting for it: no thread waits here.
+absl::Status RequestInProgressError() {
+  absl::Status status =
+      MakeError(absl::StatusCode::kAborted,
+                "a CreateMember with this request_id is still in progress: retry "
+                "once it has ended",
+                kReasonRequestInProgress);
+  AttachRetryInfo(status, kRequestInProgressRetryDelay);
+  return status;
+}
+
+// The bytes a request is fingerprinted by: deterministic, so that the same
+// request always gives the same bytes.
+std::string DeterministicBytes(const google::protobuf::Message& request) {
+  std::string bytes;
+  // Room for all of it: growing would leave copies of the credentials in
+  // freed blocks (the caller zeroes this one).
+  bytes.reserve(request.ByteSizeLong());
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    request.SerializePartialToCodedStream(&coded);
+  }  // the stream writes its last bytes when destroyed
+  return bytes;
 }
 
 // The caller's value of metadata `key` (the first when repeated); empty
@@ -96,6 +146,16 @@ auto UserOf(const Request& request, Preferred)
 }
 template <typename Request>
 std::string UserOf(const Request&, Fallback) {
+  return "";
+}
+
+template <typename Request>
+auto RequestIdOf(const Request& request, Preferred)
+    -> decltype(std::string(request.request_id())) {
+  return request.request_id();
+}
+template <typename Request>
+std::string RequestIdOf(const Request&, Fallback) {
   return "";
 }
 
@@ -283,24 +343,46 @@ class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
 
   const CallMetadata& metadata() const { return log_.metadata(); }
 
+  // The replay cache's reservation of this call's request_id: the answer
+  // MX gives is stored there when OK, and the key released otherwise.
+  void Hold(RequestReplay::Reservation reservation) {
+    reservation_ = std::move(reservation);
+  }
+
   template <typename Send>
   void Start(Send send) {
     call_.Start(send, [this](absl::StatusOr<Response> result) {
       const grpc::Status status = ToGrpcStatus(result.status());
-      if (result.ok()) {
-        *response_ = *std::move(result);
-        log_.Write(status, HttpStatusOf(*response_, Preferred()),
-                   MemberGuidOf(*response_, Preferred()));
-      } else {
-        log_.Write(status);
+      if (!result.ok()) {
+        reservation_.Release();  // a failure is not replayed: a retry calls MX
+        return End(status);
       }
-      ReturnRequestId(*context_, log_.metadata(), /*with_headers=*/status.ok());
-      Finish(status);  // may delete `this`
+      *response_ = *std::move(result);
+      // Stored before the caller can see the answer, so its retry finds it.
+      if (reservation_.held()) {
+        reservation_.Store(response_->SerializeAsString(), absl::Now());
+      }
+      End(status, HttpStatusOf(*response_, Preferred()),
+          MemberGuidOf(*response_, Preferred()));
     });
   }
 
+  // Answers `response`, the serialized answer of an earlier call, without
+  // calling MX. MX was not asked, so the log shows no upstream status.
+  void Replay(const std::string& response) {
+    if (!response_->ParseFromString(response)) {  // a bug: it was serialized here
+      return End(ToGrpcStatus(
+          absl::InternalError("the replay cache held an unreadable answer")));
+    }
+    End(grpc::Status::OK, /*upstream_status=*/0, MemberGuidOf(*response_, Preferred()));
+  }
+
+  // Ends the call with `error` without calling MX.
+  void Reject(const absl::Status& error) { End(ToGrpcStatus(error)); }
+
   void OnCancel() override { call_.Cancel(); }
   void OnDone() override {
+    reservation_.Release();  // the backstop: a no-op once stored or released
     calls_.Remove(this);
     delete this;
   }
@@ -309,15 +391,58 @@ class RelayReactor final : public grpc::ServerUnaryReactor, public TrackedCall {
   void Abort() override { call_.Cancel(); }
 
  private:
+  void End(const grpc::Status& status, int upstream_status = 0,
+           absl::string_view member_guid = {}) {
+    log_.Write(status, upstream_status, member_guid);
+    ReturnRequestId(*context_, log_.metadata(), /*with_headers=*/status.ok());
+    Finish(status);  // may delete `this`
+  }
+
   grpc::CallbackServerContext* const context_;
   CallsInFlight& calls_;
   Response* const response_;
   const CallLog log_;
   UpstreamCall<absl::StatusOr<Response>> call_;
+  RequestReplay::Reservation reservation_;
 };
 
+// Asks `replay` about `request` and, unless MX is to be called, ends the
+// call with the cache's answer; true when it did. Counts those answers,
+// before the caller can see them.
+template <typename Request, typename Response>
+bool AnsweredByReplay(RequestReplay& replay, const Request& request,
+                      RelayReactor<Response>& reactor, Metrics* metrics) {
+  std::string bytes = DeterministicBytes(request);  // credentials included
+  RequestReplay::Decision decision =
+      replay.Begin(UserOf(request, Preferred()), RequestIdOf(request, Preferred()), bytes,
+                   absl::Now());
+  explicit_bzero(bytes.data(), bytes.size());
+  const auto count = [metrics](absl::string_view result) {
+    if (metrics != nullptr) metrics->RecordRequestReplay(result);
+  };
+  switch (decision.outcome) {
+    case RequestReplay::Outcome::kProceed:
+      reactor.Hold(std::move(decision.reservation));
+      return false;
+    case RequestReplay::Outcome::kReplay:
+      count("replayed");
+      reactor.Replay(decision.response);
+      return true;
+    case RequestReplay::Outcome::kMismatch:
+      count("mismatch");
+      reactor.Reject(RequestIdReusedError());
+      return true;
+    case RequestReplay::Outcome::kInProgress:
+      count("in_progress");
+      reactor.Reject(RequestInProgressError());
+      return true;
+  }
+  return false;
+}
+
 // Validate, then relay to `call` on the client: the shape of every unary
-// handler. `request` is only read before Relay returns.
+// handler. With `replay` (CreateMember with a request_id only), the cache
+// may answer instead of MX. `request` is only read before Relay returns.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* Relay(
     grpc::CallbackServerContext* context, const Request& request, Response* response,
@@ -325,8 +450,8 @@ grpc::ServerUnaryReactor* Relay(
     absl::string_view method,
     absl::StatusOr<MxApiVersion> (*validate)(const Request&, MxApiVersion),
     MxClient::CallId (MxClient::*call)(const Request&, MxApiVersion, absl::Time,
-                                       const CallMetadata&,
-                                       MxClient::Callback<Response>)) {
+                                       const CallMetadata&, MxClient::Callback<Response>),
+    RequestReplay* replay = nullptr) {
   CallLog log(options.log, options.metrics, method, ReadCallMetadata(*context),
               UserOf(request, Preferred()));
   // An invalid request is refused as such even while draining or
@@ -347,6 +472,10 @@ grpc::ServerUnaryReactor* Relay(
           OverloadedError(*context, "unary calls", options.limits.max_unary_calls,
                           options.limits.retry_delay),
           log);
+  }
+  if (replay != nullptr &&
+      AnsweredByReplay(*replay, request, *reactor, options.metrics)) {
+    return reactor;
   }
   const absl::Time deadline = DeadlineOf(*context);
   reactor->Start([&](MxClient::Callback<Response> done) {
@@ -665,7 +794,8 @@ MemberService::MemberService(MxClient& client, const Options& options)
     : client_(client),
       options_(options),
       poll_limiter_(options_.watch.limits),
-      calls_(options_.limits) {}
+      calls_(options_.limits),
+      replay_(options_.replay) {}
 
 grpc::ServerUnaryReactor* MemberService::CreateMember(
     grpc::CallbackServerContext* context, const v1::CreateMemberRequest* request,
@@ -679,8 +809,12 @@ grpc::ServerUnaryReactor* MemberService::CreateMember(
     with_payload.set_callback_payload(std::string(payload));
     request = &with_payload;  // Relay reads it before returning
   }
+  // Only calls with a request_id take part: without one, a retry is a new
+  // create by design.
+  RequestReplay* replay =
+      request->request_id().empty() || !replay_.enabled() ? nullptr : &replay_;
   return Relay(context, *request, response, client_, calls_, options_, "CreateMember",
-               &ValidateCreateMemberRequest, &MxClient::CreateMember);
+               &ValidateCreateMemberRequest, &MxClient::CreateMember, replay);
 }
 
 grpc::ServerUnaryReactor* MemberService::ListInstitutionCredentials(

@@ -7,6 +7,10 @@
 // The service also knows its calls in flight, so that the server can drain:
 // StartDraining refuses new calls and ends open watches, unary calls run on
 // until they finish or AbortCallsInFlight cuts them.
+//
+// CreateMember calls with a request_id go through a replay cache
+// (request_replay.h): a retry on this replica gets the first call's answer
+// without calling MX.
 #ifndef MXGATE_SERVICE_MEMBER_SERVICE_H_
 #define MXGATE_SERVICE_MEMBER_SERVICE_H_
 
@@ -20,6 +24,7 @@
 #include "service/mx_api_version.h"
 #include "service/mx_client.h"
 #include "service/poll_limiter.h"
+#include "service/request_replay.h"
 
 namespace mxgate {
 
@@ -27,6 +32,9 @@ namespace mxgate {
 inline constexpr char kReasonDraining[] = "DRAINING";
 // ErrorInfo reason of a call refused because too many are in flight.
 inline constexpr char kReasonOverloaded[] = "OVERLOADED";
+// ErrorInfo reason of a CreateMember refused because the first call with
+// its request_id has not ended yet (ABORTED, with a RetryInfo).
+inline constexpr char kReasonRequestInProgress[] = "REQUEST_IN_PROGRESS";
 
 // How WatchMemberStatus polls MX.
 struct WatchOptions {
@@ -114,6 +122,8 @@ class MemberService final : public ::mx::platform::v1::MemberService::CallbackSe
     // given (each must outlive the service).
     AccessLog* log = nullptr;
     Metrics* metrics = nullptr;
+    // CreateMember's request_id replay cache; max_entries 0 turns it off.
+    RequestReplay::Options replay;
   };
 
   // `client` must outlive the service.
@@ -128,6 +138,17 @@ class MemberService final : public ::mx::platform::v1::MemberService::CallbackSe
   // x-request-id in its initial metadata: the caller's when valid, else a
   // new one. CreateMember takes x-callback-payload from the metadata when
   // the request's callback_payload is empty.
+  //
+  // CreateMember with a request_id, once the request is valid and the call
+  // admitted, asks the replay cache (request_replay.h) about (user,
+  // request_id) and the whole request, x-callback-payload included:
+  //  - the same request answered OK before: OK with that answer, the same
+  //    bytes, MX not called;
+  //  - another request: INVALID_ARGUMENT, reason INVALID_REQUEST, a
+  //    BadRequest on `request_id`, MX not called;
+  //  - the same request still in flight: ABORTED, reason
+  //    REQUEST_IN_PROGRESS, a RetryInfo of 1 s, MX not called;
+  //  - otherwise MX is called; an OK answer is kept, a failure is not.
   grpc::ServerUnaryReactor* CreateMember(
       grpc::CallbackServerContext* context,
       const ::mx::platform::v1::CreateMemberRequest* request,
@@ -180,6 +201,7 @@ class MemberService final : public ::mx::platform::v1::MemberService::CallbackSe
   const Options options_;
   PollLimiter poll_limiter_;
   internal::CallsInFlight calls_;
+  RequestReplay replay_;
 };
 
 }  // namespace mxgate

@@ -111,7 +111,13 @@ Metrics::Metrics()
           prometheus::BuildHistogram()
               .Name("mxgate_upstream_request_seconds")
               .Help("Time of requests to MX, answered or failed, in seconds.")
-              .Register(*registry_)) {}
+              .Register(*registry_)),
+      replays_(prometheus::BuildCounter()
+                   .Name("mxgate_request_replay_total")
+                   .Help("CreateMember calls with a request_id that the replay cache "
+                         "answered without MX, by result: replayed, mismatch, "
+                         "in_progress.")
+                   .Register(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
@@ -179,6 +185,17 @@ void Metrics::RecordUpstreamFailure(absl::string_view operation, absl::string_vi
   }
   counter->Increment();
   histogram->Observe(absl::ToDoubleSeconds(elapsed));
+}
+
+void Metrics::RecordRequestReplay(absl::string_view result) {
+  prometheus::Counter* counter;
+  {
+    absl::MutexLock lock(&mu_);
+    auto [count, added] = replay_counters_.try_emplace(result, nullptr);
+    if (added) count->second = &replays_.Add({{"result", std::string(result)}});
+    counter = count->second;
+  }
+  counter->Increment();
 }
 
 prometheus::Histogram* Metrics::UpstreamHistogram(absl::string_view operation) {

@@ -6,6 +6,8 @@
 //   mxgate_upstream_responses_total{operation,status}    status: "202", ...
 //   mxgate_upstream_failures_total{operation,reason}     reason: ErrorInfo's
 //   mxgate_upstream_request_seconds{operation}           answers and failures
+//   mxgate_request_replay_total{result}                  replayed, mismatch,
+//                                                        in_progress
 //   ...plus the gauges and counters read at each scrape (AddSource):
 //   calls in flight, open upstream connections.
 //
@@ -64,6 +66,11 @@ class Metrics {
   void RecordUpstreamFailure(absl::string_view operation, absl::string_view reason,
                              absl::Duration elapsed);
 
+  // A CreateMember that the request_id replay cache answered without MX
+  // (request_replay.h). `result` is a literal: "replayed", "mismatch" or
+  // "in_progress".
+  void RecordRequestReplay(absl::string_view result);
+
   // A value read at each scrape, e.g. the calls in flight. `read` must be
   // thread-safe and must stay valid while this object lives.
   void AddSource(std::string name, std::string help, SourceType type,
@@ -89,6 +96,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& upstream_responses_;
   prometheus::Family<prometheus::Counter>& upstream_failures_;
   prometheus::Family<prometheus::Histogram>& upstream_seconds_;
+  prometheus::Family<prometheus::Counter>& replays_;
 
   // Series already added, so that the hot path builds no label map.
   mutable absl::Mutex mu_;
@@ -102,6 +110,8 @@ class Metrics {
   absl::flat_hash_map<std::tuple<std::string, std::string>, prometheus::Counter*>
       failures_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<absl::string_view, prometheus::Histogram*> upstream_histograms_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<absl::string_view, prometheus::Counter*> replay_counters_
       ABSL_GUARDED_BY(mu_);
 };
 

@@ -37,7 +37,7 @@ MxgateServer::MxgateServer(ServerOptions options, bool with_metrics)
               &breaker_),
       log_(options.log_level),
       service_(client_, {options.api_version, options.watch, options.call_limits, &log_,
-                         with_metrics ? &metrics_ : nullptr}) {
+                         with_metrics ? &metrics_ : nullptr, options.request_replay}) {
   if (!with_metrics) return;
   metrics_.AddSource("mxgate_calls_in_flight",
                      "MemberService calls (unary and watches) not finished yet.",

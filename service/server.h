@@ -40,6 +40,8 @@ struct ServerOptions {
   CallLimits call_limits;
   // While it is open, readiness is NOT_SERVING (circuit_breaker.h).
   CircuitBreaker::Options circuit;
+  // CreateMember's request_id replay cache (request_replay.h).
+  RequestReplay::Options request_replay;
   // One JSON line per finished RPC on stderr, at this level and above.
   AccessLog::Level log_level = AccessLog::Level::kInfo;
   // HOST:PORT serving Prometheus' GET /metrics (metrics.h); empty: none

@@ -120,4 +120,18 @@ absl::StatusOr<MxCredentials> LoadMxCredentials(absl::string_view credentials_fi
   return credentials;
 }
 
+absl::StatusOr<RequestReplay::Options> CheckRequestReplayFlags(int entries, int ttl_s) {
+  if (entries < 0) {
+    return absl::InvalidArgumentError(
+        "--request_replay_entries must not be negative (0 turns the cache off)");
+  }
+  if (ttl_s <= 0) {
+    return absl::InvalidArgumentError("--request_replay_ttl_s must be positive");
+  }
+  RequestReplay::Options options;
+  options.max_entries = entries;
+  options.ttl = absl::Seconds(ttl_s);
+  return options;
+}
+
 }  // namespace mxgate

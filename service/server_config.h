@@ -1,6 +1,7 @@
-// Start-up checks of the gateway's configuration: where MX is, and the
-// credentials mxgate authenticates with. A problem here stops mxgate before
-// it listens; the messages name the problem and never a secret.
+// Start-up checks of the gateway's configuration: where MX is, the
+// credentials mxgate authenticates with, and the request_id replay cache's
+// bounds. A problem here stops mxgate before it listens; the messages name
+// the problem and never a secret.
 #ifndef MXGATE_SERVICE_SERVER_CONFIG_H_
 #define MXGATE_SERVICE_SERVER_CONFIG_H_
 
@@ -9,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "service/request_replay.h"
 
 namespace mxgate {
 
@@ -35,6 +37,11 @@ absl::StatusOr<std::string> CheckMxBaseUrl(absl::string_view url);
 absl::StatusOr<MxCredentials> LoadMxCredentials(absl::string_view credentials_file,
                                                 const char* env_client_id,
                                                 const char* env_api_key);
+
+// The replay cache's options from `--request_replay_entries` (0 turns the
+// cache off) and `--request_replay_ttl_s`. INVALID_ARGUMENT, naming the
+// flag, for a negative entry count or a TTL that is not positive.
+absl::StatusOr<RequestReplay::Options> CheckRequestReplayFlags(int entries, int ttl_s);
 
 }  // namespace mxgate
 

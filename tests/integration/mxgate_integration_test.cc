@@ -210,7 +210,43 @@ TEST_F(AgainstSandbox, DuplicateMemberIdIsAlreadyExists) {
   EXPECT_EQ(ErrorInfoOf(status).metadata().at("http_status"), "409");
 }
 
-TEST_F(AgainstSandbox, RetriedRequestIdAnswersWithTheFirstMemberAndCreatesOne) {
+TEST_F(AgainstSandbox, RetriedRequestIdReplaysTheFirstAnswerByteForByteWithoutMx) {
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.set_request_id("5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b");
+  const int created_before = SandboxStat("members_created");
+  const int requests_before = SandboxStat("requests");
+  v1::CreateMemberResponse first;
+  ASSERT_TRUE(gateway_->CreateMember(request, &first).ok());
+  EXPECT_EQ(first.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
+  EXPECT_EQ(first.http_status(), 202);
+
+  v1::CreateMemberResponse retried;
+  const grpc::Status status = gateway_->CreateMember(request, &retried);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(retried.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(retried.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
+  EXPECT_EQ(SandboxStat("members_created"), created_before + 1);
+  EXPECT_EQ(SandboxStat("requests"), requests_before + 1) << "the retry reached MX";
+
+  // The same request_id for another request is the caller's mistake.
+  v1::CreateMemberRequest other = request;
+  other.mutable_member()->set_institution_code("mx_bank_oauth");
+  other.mutable_member()->clear_credentials();
+  other.mutable_member()->set_is_oauth(true);
+  const grpc::Status reused = gateway_->CreateMember(other, &retried);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ErrorInfoOf(reused).reason(), "INVALID_REQUEST");
+  absl::optional<google::rpc::BadRequest> bad_request =
+      FindDetail<google::rpc::BadRequest>(reused);
+  ASSERT_TRUE(bad_request.has_value());
+  ASSERT_EQ(bad_request->field_violations_size(), 1);
+  EXPECT_EQ(bad_request->field_violations(0).field(), "request_id");
+  EXPECT_EQ(SandboxStat("requests"), requests_before + 1) << "MX was called";
+}
+
+// Another replica has no replay cache entry: MX's 409 on the member id
+// keeps the retry from creating a second member, as it did before the cache.
+TEST_F(AgainstSandbox, RetriedRequestIdOnAnotherReplicaAnswersWithTheFirstMember) {
   v1::CreateMemberRequest request = MxBankRequest();
   request.set_request_id("3d4b1f2e-6a7c-4e8d-9f01-2a3b4c5d6e7f");
   const int created_before = SandboxStat("members_created");
@@ -219,21 +255,40 @@ TEST_F(AgainstSandbox, RetriedRequestIdAnswersWithTheFirstMemberAndCreatesOne) {
   EXPECT_EQ(first.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
   EXPECT_EQ(first.member().id(), request.request_id());
 
+  Gateway other_replica(sandbox_->url());
+  // The same request_id for another institution is not this request. (Sent
+  // first: once the replica has answered the retry, its own cache would
+  // refuse this as a reused request_id.)
+  v1::CreateMemberRequest other = request;
+  other.mutable_member()->set_institution_code("mx_bank_oauth");
+  other.mutable_member()->clear_credentials();
+  other.mutable_member()->set_is_oauth(true);
   v1::CreateMemberResponse retried;
-  const grpc::Status status = gateway_->CreateMember(request, &retried);
+  EXPECT_EQ(other_replica.CreateMember(other, &retried).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  const grpc::Status status = other_replica.CreateMember(request, &retried);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(retried.outcome(), v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
   EXPECT_EQ(retried.http_status(), 409);
   EXPECT_EQ(retried.member().guid(), first.member().guid());
   EXPECT_EQ(SandboxStat("members_created"), created_before + 1);
+}
 
-  // The same request_id for another institution is not this request.
-  v1::CreateMemberRequest other = request;
-  other.mutable_member()->set_institution_code("mx_bank_oauth");
-  other.mutable_member()->clear_credentials();
-  other.mutable_member()->set_is_oauth(true);
-  EXPECT_EQ(gateway_->CreateMember(other, &retried).error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+TEST_F(AgainstSandbox, WithoutTheReplayCacheARetryMeetsMxsConflict) {
+  Gateway no_replay(sandbox_->url(), {"--request_replay_entries=0"});
+  v1::CreateMemberRequest request = MxBankRequest();
+  request.set_request_id("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d");
+  const int requests_before = SandboxStat("requests");
+  v1::CreateMemberResponse first;
+  ASSERT_TRUE(no_replay.CreateMember(request, &first).ok());
+  v1::CreateMemberResponse retried;
+  const grpc::Status status = no_replay.CreateMember(request, &retried);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(retried.outcome(), v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+  EXPECT_EQ(retried.member().guid(), first.member().guid());
+  // The create, then the retry's create (409) and its read-back.
+  EXPECT_EQ(SandboxStat("requests"), requests_before + 3);
 }
 
 TEST_F(AgainstSandbox, WrongGatewayCredentialsAreUnauthenticated) {
@@ -835,6 +890,14 @@ INSTANTIATE_TEST_SUITE_P(
         RefusalCase{
             "UnknownApiVersion", {"--mx_api_version=v1"}, true, "--mx_api_version"},
         RefusalCase{"UnknownLogLevel", {"--log_level=debug"}, true, "--log_level"},
+        RefusalCase{"NegativeReplayEntries",
+                    {"--request_replay_entries=-1"},
+                    true,
+                    "--request_replay_entries"},
+        RefusalCase{"ZeroReplayTtl",
+                    {"--request_replay_ttl_s=0"},
+                    true,
+                    "--request_replay_ttl_s"},
         RefusalCase{"UnreadableCredentialsFile",
                     {"--mx_credentials_file=/nonexistent/creds"},
                     false,

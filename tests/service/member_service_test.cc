@@ -30,6 +30,8 @@
 #include "gtest/gtest.h"
 #include "service/access_log.h"
 #include "service/call_metadata.h"
+#include "service/metrics.h"
+#include "service/request_replay.h"
 #include "service/request_validation.h"
 #include "service/status_details.h"
 
@@ -52,13 +54,17 @@ constexpr absl::Duration kWait = absl::Seconds(30);
 // test can tell it from a hard-coded default.
 constexpr MxApiVersion kServerDefault = MxApiVersion::kV20111101;
 
-MemberService::Options ServiceOptions(const WatchOptions& watch, AccessLog* log,
-                                      const CallLimits& limits = CallLimits()) {
+MemberService::Options ServiceOptions(
+    const WatchOptions& watch, AccessLog* log, const CallLimits& limits = CallLimits(),
+    Metrics* metrics = nullptr,
+    const RequestReplay::Options& replay = RequestReplay::Options()) {
   MemberService::Options options;
   options.default_version = kServerDefault;
   options.watch = watch;
   options.limits = limits;
   options.log = log;
+  options.metrics = metrics;
+  options.replay = replay;
   return options;
 }
 
@@ -411,8 +417,11 @@ constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba
 
 class MemberServiceTest : public ::testing::Test {
  protected:
-  explicit MemberServiceTest(const CallLimits& limits = CallLimits())
-      : service_(fake_, ServiceOptions(WatchOptions(), &log_.log(), limits)) {
+  explicit MemberServiceTest(
+      const CallLimits& limits = CallLimits(),
+      const RequestReplay::Options& replay = RequestReplay::Options())
+      : service_(fake_,
+                 ServiceOptions(WatchOptions(), &log_.log(), limits, &metrics_, replay)) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(&service_);
@@ -439,6 +448,7 @@ class MemberServiceTest : public ::testing::Test {
 
   FakeMxClient fake_;
   LogLines log_;
+  Metrics metrics_;
   MemberService service_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
@@ -780,6 +790,240 @@ TEST_F(MemberServiceTest, RelaysTheOtherUnaryCalls) {
   remove.set_member_identifier("MBR-9");
   v1::DeleteMemberResponse deleted;
   EXPECT_TRUE(stub_->DeleteMember(&delete_context, remove, &deleted).ok());
+}
+
+// --- request_id replay (request_replay.h) ---
+
+constexpr char kRequestId[] = "0b7c6a52-5d1e-4f3a-9c2b-8e4d1a6f3b90";
+
+// A valid request with a request_id, which only v20250224 takes.
+v1::CreateMemberRequest WithRequestId(v1::CreateMemberRequest request) {
+  request.set_accept_version("v20250224");
+  request.set_request_id(kRequestId);
+  return request;
+}
+
+// What MX would answer now to a repeat: what a replay must not give.
+v1::CreateMemberResponse MxAnswerToARepeat() {
+  v1::CreateMemberResponse response = MxResponse();
+  response.set_outcome(v1::CREATE_MEMBER_OUTCOME_ALREADY_CREATED);
+  response.set_http_status(409);
+  return response;
+}
+
+// The sample of mxgate_request_replay_total{result=`result`}; "" when absent.
+std::string ReplaySample(const Metrics& metrics, absl::string_view result) {
+  const std::string prefix =
+      absl::StrCat("mxgate_request_replay_total{result=\"", result, "\"} ");
+  const std::string text = metrics.Text();
+  const size_t at = text.find(prefix);
+  if (at == std::string::npos) return "";
+  return text.substr(at + prefix.size(), text.find('\n', at) - at - prefix.size());
+}
+
+TEST_F(MemberServiceTest, ReplaysTheFirstAnswerToARetryOfTheSameRequestWithoutMx) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  const v1::CreateMemberRequest request = WithRequestId(ValidRequest());
+  grpc::ClientContext first_context;
+  v1::CreateMemberResponse first;
+  ASSERT_TRUE(stub_->CreateMember(&first_context, request, &first).ok());
+
+  fake_.CompleteInsideCreateMember(MxAnswerToARepeat());
+  grpc::ClientContext retry_context;
+  retry_context.AddMetadata("x-request-id", "req-retry");
+  v1::CreateMemberResponse retried;
+  const grpc::Status status = stub_->CreateMember(&retry_context, request, &retried);
+
+  ASSERT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  EXPECT_EQ(retried.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(retried.outcome(), v1::CREATE_MEMBER_OUTCOME_AGGREGATION_REQUESTED);
+  EXPECT_EQ(fake_.calls().size(), 1u) << "a replay called MX";
+  // The retry's own request id, in the headers as for any answered call.
+  EXPECT_EQ(RequestIdIn(retry_context.GetServerInitialMetadata()), "req-retry");
+  EXPECT_EQ(ReplaySample(metrics_, "replayed"), "1");
+  // Logged as an answer MX did not give: no upstream status.
+  const std::vector<std::string> lines = log_.lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[1], HasSubstr(R"("method":"CreateMember","code":"OK",)"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("request_id":"req-retry",)"));
+  EXPECT_THAT(lines[1], HasSubstr(R"("member":"MBR-1")"));
+  EXPECT_THAT(lines[1], Not(HasSubstr("upstream_status")));
+  EXPECT_THAT(lines[1], Not(HasSubstr("hunter2")));
+}
+
+void ExpectRequestIdReused(const grpc::Status& status) {
+  constexpr char kWhy[] = "request_id was already used for a different request";
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            absl::StrCat("invalid CreateMemberRequest: request_id: ", kWhy));
+  const google::rpc::Status details = DetailsOf(status);
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.domain(), "mxgate");
+  EXPECT_EQ(info.reason(), kReasonInvalidRequest);
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(details.details(1).UnpackTo(&bad_request));
+  ASSERT_EQ(bad_request.field_violations_size(), 1);
+  EXPECT_EQ(bad_request.field_violations(0).field(), "request_id");
+  EXPECT_EQ(bad_request.field_violations(0).description(), kWhy);
+}
+
+TEST_F(MemberServiceTest, RefusesTheRequestIdOfADifferentRequestBeforeMx) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  const v1::CreateMemberRequest request = WithRequestId(ValidRequest());
+  grpc::ClientContext first_context;
+  v1::CreateMemberResponse first;
+  ASSERT_TRUE(stub_->CreateMember(&first_context, request, &first).ok());
+
+  // Only a credential value differs: the fingerprint covers it.
+  v1::CreateMemberRequest changed = request;
+  changed.mutable_member()->mutable_credentials(0)->set_value("another-password");
+  grpc::ClientContext changed_context;
+  v1::CreateMemberResponse response;
+  ExpectRequestIdReused(stub_->CreateMember(&changed_context, changed, &response));
+  // The callback payload from the metadata is part of the request too.
+  grpc::ClientContext payload_context;
+  payload_context.AddMetadata("x-callback-payload", "aGVsbG8=");
+  ExpectRequestIdReused(stub_->CreateMember(&payload_context, request, &response));
+
+  EXPECT_EQ(fake_.calls().size(), 1u);
+  EXPECT_EQ(ReplaySample(metrics_, "mismatch"), "2");
+  // The first request still replays.
+  grpc::ClientContext retry_context;
+  ASSERT_TRUE(stub_->CreateMember(&retry_context, request, &response).ok());
+  EXPECT_EQ(response.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(fake_.calls().size(), 1u);
+}
+
+TEST_F(MemberServiceTest, RefusesAnInvalidRequestAsSuchEvenWithAKnownRequestId) {
+  fake_.CompleteInsideCreateMember(MxResponse());
+  const v1::CreateMemberRequest request = WithRequestId(ValidRequest());
+  grpc::ClientContext first_context;
+  v1::CreateMemberResponse response;
+  ASSERT_TRUE(stub_->CreateMember(&first_context, request, &response).ok());
+
+  v1::CreateMemberRequest invalid = request;
+  invalid.mutable_member()->clear_institution_code();
+  grpc::ClientContext context;
+  const grpc::Status status = stub_->CreateMember(&context, invalid, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(DetailsOf(status).details(1).UnpackTo(&bad_request));
+  ASSERT_EQ(bad_request.field_violations_size(), 1);
+  EXPECT_EQ(bad_request.field_violations(0).field(), "member.institution_code");
+  EXPECT_EQ(ReplaySample(metrics_, "mismatch"), "");
+}
+
+TEST_F(MemberServiceTest, AbortsARetryWhileTheFirstCallIsInFlight) {
+  const v1::CreateMemberRequest request = WithRequestId(ValidRequest());
+  ClientCall first(*stub_, request);
+  const FakeMxClient::Call mx_call = OnlyCall();
+
+  ClientCall second(*stub_, request);
+  const grpc::Status& status = second.Wait();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED) << status.error_message();
+  const google::rpc::Status details = DetailsOf(status);
+  ASSERT_EQ(details.details_size(), 2);
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.domain(), "mxgate");
+  EXPECT_EQ(info.reason(), kReasonRequestInProgress);
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(details.details(1).UnpackTo(&retry));
+  EXPECT_EQ(retry.retry_delay().seconds(), 1);
+  EXPECT_EQ(retry.retry_delay().nanos(), 0);
+  EXPECT_THAT(RequestIdIn(second.context().GetServerTrailingMetadata()),
+              MatchesRegex(kUuidV4));
+  EXPECT_EQ(fake_.calls().size(), 1u);
+  EXPECT_EQ(ReplaySample(metrics_, "in_progress"), "1");
+
+  // Once the first has its answer, a retry gets it.
+  ASSERT_TRUE(fake_.Complete(mx_call.id, MxResponse()));
+  ExpectOkWith(first.Wait(), first.response(), MxResponse());
+  ClientCall third(*stub_, request);
+  ExpectOkWith(third.Wait(), third.response(), MxResponse());
+  EXPECT_EQ(fake_.calls().size(), 1u);
+}
+
+TEST_F(MemberServiceTest, KeepsNoFailedOrCancelledCallSoItsRetryCallsMx) {
+  const v1::CreateMemberRequest request = WithRequestId(ValidRequest());
+  {
+    ClientCall failed(*stub_, request);
+    ASSERT_TRUE(fake_.Complete(OnlyCall().id, MxNotFound()));
+    ExpectMxNotFound(failed.Wait());
+  }
+  {
+    ClientCall cancelled(*stub_, request);
+    ASSERT_EQ(fake_.WaitForCalls(2).size(), 2u);
+    cancelled.Cancel();
+    ASSERT_EQ(fake_.WaitForCancels(1).size(), 1u);
+    fake_.CancelAllPending();  // as MX's client completes an aborted call
+    EXPECT_EQ(cancelled.Wait().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  ClientCall retried(*stub_, request);
+  const std::vector<FakeMxClient::Call> calls = fake_.WaitForCalls(3);
+  ASSERT_EQ(calls.size(), 3u);
+  ASSERT_TRUE(fake_.Complete(calls[2].id, MxResponse()));
+  ExpectOkWith(retried.Wait(), retried.response(), MxResponse());
+  EXPECT_EQ(ReplaySample(metrics_, "in_progress"), "");
+}
+
+TEST_F(MemberServiceTest, TwoUsersWithTheSameRequestIdDoNotCollide) {
+  // Each user's request and MX's answer to it.
+  std::vector<std::pair<v1::CreateMemberRequest, v1::CreateMemberResponse>> calls(
+      2, {WithRequestId(ValidRequest()), MxResponse()});
+  calls[1].first.set_user_identifier("user-2");
+  calls[1].second.mutable_member()->set_guid("MBR-2");
+
+  for (const auto& [request, answer] : calls) {
+    fake_.CompleteInsideCreateMember(answer);
+    grpc::ClientContext context;
+    v1::CreateMemberResponse response;
+    ExpectOkWith(stub_->CreateMember(&context, request, &response), response, answer);
+  }
+  EXPECT_EQ(fake_.calls().size(), 2u);
+
+  fake_.CompleteInsideCreateMember(MxAnswerToARepeat());
+  for (const auto& [request, answer] : calls) {
+    grpc::ClientContext context;
+    v1::CreateMemberResponse response;
+    ExpectOkWith(stub_->CreateMember(&context, request, &response), response, answer);
+  }
+  EXPECT_EQ(fake_.calls().size(), 2u);
+  EXPECT_EQ(ReplaySample(metrics_, "replayed"), "2");
+}
+
+RequestReplay::Options ReplayOff() {
+  RequestReplay::Options options;
+  options.max_entries = 0;
+  return options;
+}
+
+class ReplayOffTest : public MemberServiceTest {
+ protected:
+  ReplayOffTest() : MemberServiceTest(CallLimits(), ReplayOff()) {}
+};
+
+TEST_F(ReplayOffTest, EveryRetryCallsMxAsWithoutTheCache) {
+  const v1::CreateMemberRequest request = WithRequestId(ValidRequest());
+  ClientCall first(*stub_, request);
+  ClientCall concurrent(*stub_, request);
+  const std::vector<FakeMxClient::Call> calls = fake_.WaitForCalls(2);
+  ASSERT_EQ(calls.size(), 2u);
+  ASSERT_TRUE(fake_.Complete(calls[0].id, MxResponse()));
+  ASSERT_TRUE(fake_.Complete(calls[1].id, MxAnswerToARepeat()));
+  // Each gets its own MX answer (which call got which depends on arrival).
+  EXPECT_TRUE(first.Wait().ok());
+  EXPECT_TRUE(concurrent.Wait().ok());
+
+  fake_.CompleteInsideCreateMember(MxAnswerToARepeat());
+  grpc::ClientContext context;
+  v1::CreateMemberResponse retried;
+  ExpectOkWith(stub_->CreateMember(&context, request, &retried), retried,
+               MxAnswerToARepeat());
+  EXPECT_EQ(fake_.calls().size(), 3u);
+  EXPECT_THAT(metrics_.Text(), Not(HasSubstr("mxgate_request_replay_total{")));
 }
 
 // --- Drain ---

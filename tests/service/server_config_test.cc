@@ -11,9 +11,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service/request_replay.h"
 
 namespace mxgate {
 namespace {
@@ -280,6 +282,34 @@ TEST(CheckMxBaseUrl, NeverRepeatsTheUrlItRefuses) {
     ASSERT_FALSE(checked.ok()) << url;
     EXPECT_THAT(std::string(checked.status().message()),
                 ::testing::Not(::testing::HasSubstr("topsecret")));
+  }
+}
+
+// ------------------------------------------------------ request replay
+
+TEST(CheckRequestReplayFlags, TurnsTheFlagsIntoTheCachesOptions) {
+  const absl::StatusOr<RequestReplay::Options> defaults =
+      CheckRequestReplayFlags(10000, 600);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->max_entries, 10000);
+  EXPECT_EQ(defaults->ttl, absl::Minutes(10));
+  // 0 entries is no error: it turns the cache off.
+  const absl::StatusOr<RequestReplay::Options> off = CheckRequestReplayFlags(0, 1);
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->max_entries, 0);
+  EXPECT_EQ(off->ttl, absl::Seconds(1));
+}
+
+TEST(CheckRequestReplayFlags, RefusesNegativeEntriesAndANonPositiveTtlNamingTheFlag) {
+  const absl::StatusOr<RequestReplay::Options> negative =
+      CheckRequestReplayFlags(-1, 600);
+  EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(negative.status().message()),
+              HasSubstr("--request_replay_entries"));
+  for (const int ttl_s : {0, -5}) {
+    const absl::StatusOr<RequestReplay::Options> ttl = CheckRequestReplayFlags(10, ttl_s);
+    EXPECT_EQ(ttl.status().code(), absl::StatusCode::kInvalidArgument) << ttl_s;
+    EXPECT_THAT(std::string(ttl.status().message()), HasSubstr("--request_replay_ttl_s"));
   }
 }
 
