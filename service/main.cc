@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/listener_config.h"
+#include "service/process_hardening.h"
 #include "service/server.h"
 #include "service/server_config.h"
 
@@ -108,6 +109,11 @@ ABSL_FLAG(int, request_replay_ttl_s,
           absl::ToInt64Seconds(mxgate::RequestReplay::Options{}.ttl),
           "how long, in seconds, a kept answer is replayed");
 
+// Secrets in memory (service/process_hardening.h).
+ABSL_FLAG(bool, allow_core_dumps, false,
+          "let the process dump core (a core file holds the MX API key and end "
+          "users' credentials); off: no core file, not dumpable");
+
 // Access log: one JSON line per finished RPC on stderr.
 ABSL_FLAG(std::string, log_level, "info",
           "access log: info (every RPC), warning (errors only), error (server-side "
@@ -140,6 +146,12 @@ int main(int argc, char** argv) {
       "mxgate: gRPC gateway to the MX Platform API.\n"
       "Credentials come from MX_CLIENT_ID/MX_API_KEY or --mx_credentials_file.");
   absl::ParseCommandLine(argc, argv);
+  // Before any secret is read.
+  if (!absl::GetFlag(FLAGS_allow_core_dumps)) {
+    if (const absl::Status hardened = mxgate::DisableCoreDumps(); !hardened.ok()) {
+      Refuse(std::string(hardened.message()));
+    }
+  }
   // Debian's abseil is built with deadlock detection on, which makes every
   // lock walk a global cycle graph: measurable per call (bench/), and the
   // tests, not production, are where lock order is checked.

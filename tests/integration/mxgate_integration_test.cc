@@ -584,6 +584,33 @@ TEST(GatewayUpstream, ClosedPortIsUnavailable) {
   EXPECT_EQ(ErrorInfoOf(status).reason(), "UPSTREAM_UNREACHABLE");
 }
 
+// The soft and hard core-file limits of process `pid`, as /proc shows them
+// ("0 0", "unlimited unlimited").
+std::string CoreLimits(const std::string& pid) {
+  std::ifstream limits("/proc/" + pid + "/limits");
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (absl::StartsWith(line, "Max core file size")) {
+      const std::vector<std::string> fields = absl::StrSplit(
+          line.substr(sizeof("Max core file size") - 1), ' ', absl::SkipWhitespace());
+      if (fields.size() >= 2) return absl::StrCat(fields[0], " ", fields[1]);
+    }
+  }
+  return "";
+}
+
+// A core file would hold the API key and the credentials of calls in flight.
+TEST(GatewayProcess, DumpsNoCoreUnlessAllowed) {
+  RecordingUpstream upstream;
+  Gateway hardened(upstream.base_url());
+  Gateway allowed(upstream.base_url(), {"--allow_core_dumps"});
+
+  EXPECT_EQ(CoreLimits(std::to_string(hardened.process().pid())), "0 0");
+  // --allow_core_dumps leaves what it inherited, this test's own limits.
+  EXPECT_EQ(CoreLimits(std::to_string(allowed.process().pid())), CoreLimits("self"));
+  EXPECT_NE(CoreLimits("self"), "");
+}
+
 // ---------------------------------------------------------------------------
 // The access log on stderr.
 
